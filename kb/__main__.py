@@ -1,0 +1,4 @@
+from kb.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,276 @@
+"""The `kb` command line: parse arguments, call the library, print. Nothing else.
+
+argparse rather than click, and imports inside each command, because `kb search` must
+answer at once from a cold start while the user's training script is broken: this
+module loads no torch, no textual, no markdown parser unless a command needs one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+MAX_QUERY_BYTES = 8 * 1024 * 1024
+
+
+class UserError(Exception):
+    """A problem to report in one line, exit status 1."""
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _clean_arg(text: str) -> str:
+    # argv undecodable as UTF-8 arrives with surrogate escapes; make them plain replacement chars.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _read_query(args: argparse.Namespace) -> str:
+    if args.text == ["-"] or (not args.text and not sys.stdin.isatty()):
+        data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
+        if len(data) > MAX_QUERY_BYTES:
+            # Keep the end: a traceback's exception lines are at the bottom of a paste.
+            data = data[-MAX_QUERY_BYTES:]
+        return data.decode("utf-8", "replace")
+    if not args.text:
+        raise UserError("give the error text to search for, or '-' to read a paste from stdin")
+    return " ".join(_clean_arg(t) for t in args.text)
+
+
+def _warn_problems(problems: list) -> None:
+    for problem in problems[:5]:
+        sys.stderr.write(f"kb: entry skipped: {problem}\n")
+    if len(problems) > 5:
+        sys.stderr.write(f"kb: ... and {len(problems) - 5} more problems (run `kb lint`)\n")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from kb.search import search
+
+    query = _read_query(args)
+    hits, problems = search(query, limit=args.limit, explain=args.explain)
+    _warn_problems(problems)
+    if args.json:
+        _json(
+            [
+                {"id": h.id, "title": h.title, "kind": h.kind, "score": round(h.score, 3),
+                 "why": h.why, **({"parts": h.parts} if args.explain else {})}
+                for h in hits
+            ]
+        )
+        return 0
+    if not hits:
+        sys.stderr.write("kb: no entry matches; try fewer words, or the exception line alone\n")
+        return 1
+    width = max(len(h.id) for h in hits)
+    for hit in hits:
+        _out(f"{hit.id:<{width}}  {hit.title}")
+        _out(f"{'':<{width}}  {hit.why}")
+        if args.explain:
+            parts = ", ".join(f"{k}={v:.2f}" for k, v in hit.parts.items())
+            _out(f"{'':<{width}}  score {hit.score:.2f}: {parts}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from kb.search import get_entry, suggest_ids
+
+    entry, problems = get_entry(args.id)
+    _warn_problems(problems)
+    if entry is None:
+        close = suggest_ids(args.id)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `kb list` shows them all"
+        raise UserError(f"no entry '{args.id}'{hint}")
+    if args.json:
+        _json(entry)
+        return 0
+    from kb.render import render_entry
+
+    render_entry(entry)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from kb.search import list_entries
+
+    rows, problems = list_entries(tag=args.tag, kind=args.kind)
+    _warn_problems(problems)
+    if args.json:
+        _json(rows)
+        return 0
+    if not rows:
+        sys.stderr.write("kb: no entries match\n")
+        return 1
+    width = max(len(r["id"]) for r in rows)
+    for row in rows:
+        _out(f"{row['id']:<{width}}  {row['kind']:<7}  {row['title']}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from kb import paths
+    from kb.lint import RULES, lint_paths
+
+    if args.rules:
+        for code, text in RULES.items():
+            _out(f"{code}  {text}")
+        return 0
+    targets: list[Path] = []
+    for name in args.paths or [str(paths.entries_dir())]:
+        path = Path(name)
+        if path.is_dir():
+            targets.extend(paths.entry_files(path))
+        elif path.is_file():
+            targets.append(path)
+        else:
+            raise UserError(f"{name}: no such file or folder")
+    problems = lint_paths(targets)
+    for problem in problems:
+        _out(str(problem))
+    if problems:
+        sys.stderr.write(f"kb: {len(problems)} problem(s) in {len(targets)} file(s)\n")
+        return 1
+    sys.stderr.write(f"kb: {len(targets)} entries, no problems\n")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from kb import paths
+    from kb.index import build_index
+
+    folder = paths.entries_dir()
+    db = paths.db_path(folder)
+    count, problems = build_index(db, folder)
+    for problem in problems:
+        sys.stderr.write(f"{problem}\n")
+    _out(f"indexed {count} entries from {folder} into {db}")
+    return 1 if problems else 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from kb import paths
+    from kb.scaffold import ScaffoldError, new_entry
+
+    folder = Path(args.dir) if args.dir else paths.entries_dir()
+    try:
+        path = new_entry(folder, args.id)
+    except ScaffoldError as exc:
+        raise UserError(str(exc)) from None
+    _out(str(path))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kb import paths
+
+    try:
+        import pytest
+    except ImportError:
+        raise UserError("verifying needs pytest: pip install pytest") from None
+    folder = paths.entries_dir()
+    argv = [str(folder), "-q", "-p", "no:cacheprovider", "--rootdir", str(folder)]
+    for device in args.device or []:
+        argv += ["--device", device]
+    argv += args.pytest_args
+    return int(pytest.main(argv))
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    from kb import paths
+
+    folder = paths.entries_dir()
+    _out({"entries": str(folder), "index": str(paths.db_path(folder)),
+          "record": str(paths.record_path())}[args.what])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kb", description="A verified field guide to PyTorch failures."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("search", help="find the entry for an error message or symptom")
+    p.add_argument("text", nargs="*", help="error text or symptom; '-' reads a paste from stdin")
+    p.add_argument("-n", "--limit", type=int, default=5, help="hits to show (default 5)")
+    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.add_argument("--explain", action="store_true", help="show why each hit ranked where it did")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("show", help="print one entry")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("list", help="list entries")
+    p.add_argument("--tag", help="only entries with this tag")
+    p.add_argument("--kind", choices=("error", "warning", "silent", "guide"))
+    p.add_argument("--json", action="store_true", help="print entries as JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("lint", help="check entries against the format")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the catalogue)")
+    p.add_argument("--rules", action="store_true", help="list the rules")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("index", help="rebuild the search index now")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("new", help="create an entry from the template")
+    p.add_argument("id", help="kebab-case id, also the file name")
+    p.add_argument("--dir", help="catalogue folder (default: the catalogue in use)")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("verify", help="run every entry's repro and fix (needs pytest)")
+    p.add_argument("--device", action="append", choices=("cpu", "cuda"))
+    p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("path", help="print where the catalogue, index or record lives")
+    p.add_argument("what", choices=("entries", "index", "record"))
+    p.set_defaults(func=cmd_path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "limit", 1) < 1:
+        parser.error("--limit must be at least 1")
+    try:
+        return args.func(args)
+    except UserError as exc:
+        sys.stderr.write(f"kb: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `kb list | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
+        from kb.entries import EntryError
+        from kb.index import IndexError_
+
+        if isinstance(exc, (EntryError, IndexError_)):
+            sys.stderr.write(f"kb: {exc}\n")
+            return 1
+        if os.environ.get("KB_DEBUG"):
+            raise
+        sys.stderr.write(f"kb: internal error: {type(exc).__name__}: {exc} (KB_DEBUG=1 shows more)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

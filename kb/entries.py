@@ -1,0 +1,99 @@
+"""Entry files -> validated `Entry` objects.
+
+`load_entry` parses a file and holds it to the lint rules: an entry that breaks any of
+them is refused with every problem named as `path:line`, so nothing downstream (index,
+harness, TUI) ever sees a half-valid entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from kb.lint import Problem, lint_catalogue, lint_document
+from kb.model import BLOCK_ROLES, CodeBlock, Entry
+from kb.parse import Document, ParseError, parse_document
+
+
+class EntryError(Exception):
+    """An entry file that does not follow the format; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def read_document(path: Path) -> Document:
+    """Parse one file, turning unreadable input into an EntryError that names the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EntryError([Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise EntryError([Problem(str(path), 1, "KB001", f"cannot read: {exc.strerror}")]) from None
+    try:
+        return parse_document(text, str(path))
+    except ParseError as exc:
+        raise EntryError([Problem(str(path), exc.line, exc.code, exc.message)]) from None
+
+
+def entry_from_document(doc: Document) -> Entry:
+    """Build an Entry from a document that passed `lint_document`."""
+    meta = doc.meta
+    blocks: dict[str, CodeBlock] = {}
+    for fence in doc.fences:
+        words = fence.info.split()
+        if len(words) >= 2 and words[0] == "python" and words[1] in BLOCK_ROLES:
+            blocks.setdefault(words[1], CodeBlock(words[1], fence.code, fence.line))
+    zh = meta.get("zh") or {}
+    timeout = meta.get("timeout")
+    return Entry(
+        id=meta["id"],
+        title=meta["title"].strip(),
+        kind=meta["kind"],
+        errors=tuple(meta.get("errors") or ()),
+        older_errors=tuple(meta.get("older_errors") or ()),
+        exception=meta.get("exception"),
+        tags=tuple(meta["tags"]),
+        devices=tuple(meta["devices"]),
+        torch=meta["torch"].strip(),
+        fixed_in=str(meta["fixed_in"]) if meta.get("fixed_in") is not None else None,
+        zh_title=zh.get("title", "").strip(),
+        zh_summary=zh.get("summary", "").strip(),
+        links=tuple(meta.get("links") or ()),
+        see_also=tuple(meta.get("see_also") or ()),
+        timeout=float(timeout) if timeout is not None else None,
+        sections={s.title: s.text for s in doc.sections},
+        section_lines={s.title: s.line for s in doc.sections},
+        blocks=blocks,
+        path=doc.path,
+    )
+
+
+def load_entry(path: Path) -> Entry:
+    """Read, check and build one entry; raise EntryError listing every problem."""
+    doc = read_document(path)
+    problems = lint_document(doc)
+    if problems:
+        raise EntryError(problems)
+    return entry_from_document(doc)
+
+
+def load_catalogue(paths: Iterable[Path]) -> list[Entry]:
+    """Load every entry, or raise one EntryError with all problems of all files."""
+    problems: list[Problem] = []
+    docs: list[Document] = []
+    for path in paths:
+        try:
+            doc = read_document(path)
+        except EntryError as exc:
+            problems.extend(exc.problems)
+            continue
+        found = lint_document(doc)
+        problems.extend(found)
+        if not found:
+            docs.append(doc)
+    problems.extend(lint_catalogue(docs))
+    if problems:
+        raise EntryError(sorted(problems))
+    return [entry_from_document(d) for d in docs]

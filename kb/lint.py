@@ -1,0 +1,336 @@
+"""The entry format, as numbered rules: each problem is `path:line: KBnnn what to do`.
+
+Rules are stable (a code, once given, keeps its meaning) so contributors and CI can
+talk about them, as tldr-pages does with its linter. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.model import BLOCK_ROLES, DEVICES, KINDS, SECTIONS
+from kb.parse import Document, ParseError, parse_document
+from kb.templates import TemplateError, compile_template
+
+RULES: dict[str, str] = {
+    "KB001": "the file starts with front matter between '---' lines",
+    "KB002": "the front matter is a valid YAML mapping",
+    "KB003": "required front-matter keys are present and of the right type",
+    "KB004": "id is kebab-case and equals the file name",
+    "KB005": "kind is one of error, warning, silent, guide",
+    "KB006": "error and warning entries list the message templates torch prints; others list none",
+    "KB007": "error and warning entries name the exception or warning class",
+    "KB008": "devices are a non-empty subset of cpu, cuda",
+    "KB009": "torch and fixed_in are valid version specifiers / versions",
+    "KB010": "zh has a Chinese title and a one-line summary",
+    "KB011": "required sections Symptom, Cause, Explanation, Repro, Fix are present",
+    "KB012": "sections come in the documented order, each once",
+    "KB013": "only the documented level-2 sections are used, and no level-1 heading",
+    "KB014": "Repro and Fix hold exactly one runnable block each (```python repro / fix)",
+    "KB015": "runnable blocks compile as Python",
+    "KB016": "see_also names existing entries",
+    "KB017": "ids are unique across the catalogue",
+    "KB018": "no unknown front-matter keys",
+    "KB019": "sections are not empty",
+    "KB020": "message templates have balanced braces",
+    "KB021": "tags are a non-empty list of kebab-case words",
+    "KB022": "links are http(s) addresses",
+    "KB023": "a runnable block sits in its own section (repro in Repro, fix in Fix, check in Check)",
+    "KB024": "no TODO left from the `kb new` template",
+}
+
+KEYS_REQUIRED = ("id", "title", "kind", "tags", "devices", "torch", "zh")
+KEYS_OPTIONAL = (
+    "errors",
+    "older_errors",
+    "exception",
+    "fixed_in",
+    "links",
+    "see_also",
+    "timeout",
+)
+_KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.code} {self.message}"
+
+
+def lint_document(doc: Document) -> list[Problem]:
+    """Every rule that one file can break on its own."""
+    out: list[Problem] = []
+
+    def add(line: int, code: str, message: str) -> None:
+        out.append(Problem(doc.path, line, code, message))
+
+    meta, at = doc.meta, doc.meta_lines
+
+    def line_of(key: str) -> int:
+        return at.get(key, 1)
+
+    for key in KEYS_REQUIRED:
+        if key not in meta:
+            add(1, "KB003", f"missing front-matter key '{key}'")
+    for key in meta:
+        if key not in KEYS_REQUIRED and key not in KEYS_OPTIONAL:
+            known = ", ".join(KEYS_REQUIRED + KEYS_OPTIONAL)
+            add(line_of(key), "KB018", f"unknown front-matter key '{key}' (known: {known})")
+
+    for key in ("id", "title", "torch"):
+        if key in meta and (not isinstance(meta[key], str) or not meta[key].strip()):
+            add(line_of(key), "KB003", f"'{key}' must be a non-empty string")
+    stem = Path(doc.path).stem
+    ident = meta.get("id")
+    if isinstance(ident, str):
+        if not _KEBAB.match(ident):
+            add(line_of("id"), "KB004", f"id '{ident}' must be kebab-case (a-z, 0-9, '-')")
+        elif ident != stem:
+            add(line_of("id"), "KB004", f"id '{ident}' must equal the file name '{stem}'")
+
+    kind = meta.get("kind")
+    if "kind" in meta and kind not in KINDS:
+        add(line_of("kind"), "KB005", f"kind '{kind}' must be one of {', '.join(KINDS)}")
+
+    errors = meta.get("errors")
+    older = meta.get("older_errors")
+    for key, value in (("errors", errors), ("older_errors", older)):
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            add(line_of(key), "KB003", f"'{key}' must be a list of message strings")
+            continue
+        for text in value:
+            try:
+                compile_template(text)
+            except TemplateError as exc:
+                add(line_of(key), "KB020", f"template {text[:40]!r}...: {exc}")
+    if kind in ("error", "warning"):
+        if not errors:
+            add(line_of("kind"), "KB006", f"a {kind} entry needs 'errors': the message torch prints")
+        exc_name = meta.get("exception")
+        if not isinstance(exc_name, str) or not re.match(r"^[A-Za-z_][\w.]*$", exc_name):
+            add(
+                line_of("exception") if "exception" in meta else line_of("kind"),
+                "KB007",
+                f"a {kind} entry needs 'exception': the class name torch raises or warns with",
+            )
+    elif kind in ("silent", "guide") and (errors or meta.get("exception")):
+        add(line_of("errors"), "KB006", f"a {kind} entry raises nothing: drop errors/exception")
+
+    devices = meta.get("devices")
+    if "devices" in meta and (
+        not isinstance(devices, list)
+        or not devices
+        or any(d not in DEVICES for d in devices)
+        or len(set(devices)) != len(devices)
+    ):
+        add(line_of("devices"), "KB008", "devices must be a list drawn from: cpu, cuda")
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    if isinstance(meta.get("torch"), str):
+        try:
+            SpecifierSet(meta["torch"])
+        except InvalidSpecifier:
+            add(line_of("torch"), "KB009", f"torch {meta['torch']!r} is not a version specifier")
+    if meta.get("fixed_in") is not None:
+        try:
+            Version(str(meta["fixed_in"]))
+        except InvalidVersion:
+            add(line_of("fixed_in"), "KB009", f"fixed_in {meta['fixed_in']!r} is not a version")
+
+    zh = meta.get("zh")
+    if "zh" in meta:
+        if not isinstance(zh, dict):
+            add(line_of("zh"), "KB010", "zh must be a mapping with 'title' and 'summary'")
+        else:
+            for key in ("title", "summary"):
+                value = zh.get(key)
+                if not isinstance(value, str) or not _CJK.search(value):
+                    add(line_of("zh"), "KB010", f"zh.{key} must be Chinese text")
+                elif "\n" in value.strip():
+                    add(line_of("zh"), "KB010", f"zh.{key} must be one line")
+
+    tags = meta.get("tags")
+    if "tags" in meta and (
+        not isinstance(tags, list)
+        or not tags
+        or not all(isinstance(t, str) and _KEBAB.match(t) for t in tags)
+    ):
+        add(line_of("tags"), "KB021", "tags must be a non-empty list of kebab-case words")
+    links = meta.get("links")
+    if links is not None and (
+        not isinstance(links, list)
+        or not all(isinstance(u, str) and re.match(r"^https?://\S+$", u) for u in links)
+    ):
+        add(line_of("links"), "KB022", "links must be a list of http(s) addresses")
+    see = meta.get("see_also")
+    if see is not None and (
+        not isinstance(see, list) or not all(isinstance(s, str) and _KEBAB.match(s) for s in see)
+    ):
+        add(line_of("see_also"), "KB016", "see_also must be a list of entry ids")
+    timeout = meta.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        add(line_of("timeout"), "KB003", "timeout must be a positive number of seconds")
+
+    out.extend(_lint_body(doc))
+    out.extend(_lint_todo(doc))
+    return sorted(out)
+
+
+def _lint_todo(doc: Document) -> list[Problem]:
+    lines = [(k, line) for k, line in doc.meta_lines.items() if "TODO" in repr(doc.meta.get(k))]
+    found = [Problem(doc.path, line, "KB024", f"'{k}' still holds a TODO") for k, line in lines]
+    for sec in doc.sections:
+        if "TODO" in sec.text:
+            found.append(Problem(doc.path, sec.line, "KB024", f"'{sec.title}' still holds a TODO"))
+    return found
+
+
+def _lint_body(doc: Document) -> list[Problem]:
+    out: list[Problem] = []
+    order = [name for name, _ in SECTIONS]
+    for line, heading in doc.headings_other:
+        if heading.startswith("# "):
+            out.append(
+                Problem(doc.path, line, "KB013", "no level-1 heading: the title is in front matter")
+            )
+    seen: list[str] = []
+    for sec in doc.sections:
+        if sec.title not in order:
+            out.append(
+                Problem(
+                    doc.path,
+                    sec.line,
+                    "KB013",
+                    f"unknown section '{sec.title}' (sections: {', '.join(order)})",
+                )
+            )
+            continue
+        if sec.title in seen:
+            out.append(Problem(doc.path, sec.line, "KB012", f"section '{sec.title}' repeats"))
+        elif seen and order.index(sec.title) < order.index(seen[-1]):
+            out.append(
+                Problem(
+                    doc.path,
+                    sec.line,
+                    "KB012",
+                    f"section '{sec.title}' must come before '{seen[-1]}'",
+                )
+            )
+        seen.append(sec.title)
+        if not sec.text.strip():
+            out.append(Problem(doc.path, sec.line, "KB019", f"section '{sec.title}' is empty"))
+    for name, required in SECTIONS:
+        if required and name not in seen:
+            out.append(Problem(doc.path, 1, "KB011", f"missing section '## {name}'"))
+
+    by_role: dict[str, list] = {role: [] for role in BLOCK_ROLES}
+    for fence in doc.fences:
+        words = fence.info.split()
+        if len(words) >= 2 and words[0] == "python" and words[1] in BLOCK_ROLES:
+            by_role[words[1]].append(fence)
+    for role in BLOCK_ROLES:
+        blocks = by_role[role]
+        section = "Check" if role == "check" else role.capitalize()
+        if len(blocks) > 1:
+            out.append(
+                Problem(doc.path, blocks[1].line, "KB014", f"more than one ```python {role} block")
+            )
+        if role != "check" and not blocks:
+            out.append(
+                Problem(
+                    doc.path,
+                    1,
+                    "KB014",
+                    f"no ```python {role} block: put the runnable code under '## {section}'",
+                )
+            )
+        for fence in blocks:
+            if fence.section != section:
+                out.append(
+                    Problem(
+                        doc.path,
+                        fence.line - 1,
+                        "KB023",
+                        f"the ```python {role} block belongs in '## {section}'",
+                    )
+                )
+            try:
+                compile(fence.code, doc.path, "exec")
+            except SyntaxError as exc:
+                line = fence.line + (exc.lineno or 1) - 1
+                out.append(Problem(doc.path, line, "KB015", f"{role} block: {exc.msg}"))
+    if "Check" in seen and not by_role["check"]:
+        sec = next(s for s in doc.sections if s.title == "Check")
+        out.append(Problem(doc.path, sec.line, "KB014", "'## Check' needs a ```python check block"))
+    return out
+
+
+def lint_catalogue(docs: Iterable[Document]) -> list[Problem]:
+    """Rules that span files: unique ids, see_also targets that exist."""
+    docs = list(docs)
+    out: list[Problem] = []
+    owners: dict[str, str] = {}
+    for doc in docs:
+        ident = doc.meta.get("id")
+        if not isinstance(ident, str):
+            continue
+        if ident in owners:
+            out.append(
+                Problem(
+                    doc.path,
+                    doc.meta_lines.get("id", 1),
+                    "KB017",
+                    f"id '{ident}' is also used by {owners[ident]}",
+                )
+            )
+        else:
+            owners[ident] = doc.path
+    for doc in docs:
+        for target in doc.meta.get("see_also") or []:
+            if isinstance(target, str) and target not in owners:
+                out.append(
+                    Problem(
+                        doc.path,
+                        doc.meta_lines.get("see_also", 1),
+                        "KB016",
+                        f"see_also names '{target}', which is not an entry",
+                    )
+                )
+    return sorted(out)
+
+
+def lint_paths(paths: Iterable[Path]) -> list[Problem]:
+    """Lint files: each on its own, then the catalogue they form."""
+    problems: list[Problem] = []
+    docs: list[Document] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})"))
+            continue
+        try:
+            doc = parse_document(text, str(path))
+        except ParseError as exc:
+            problems.append(Problem(str(path), exc.line, exc.code, exc.message))
+            continue
+        docs.append(doc)
+        problems.extend(lint_document(doc))
+    problems.extend(lint_catalogue(docs))
+    return sorted(problems)

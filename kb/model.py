@@ -1,0 +1,104 @@
+"""The objects every layer of kb passes around: an entry, its code blocks, a search hit.
+
+Plain dataclasses with no behaviour beyond derived properties, so the parser, the
+index, the search, the CLI, the pytest plugin and (later) the TUI can share them
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("error", "warning", "silent", "guide")
+DEVICES = ("cpu", "cuda")
+
+# Sections in the order an entry must give them; the bool says whether it is required.
+SECTIONS: tuple[tuple[str, bool], ...] = (
+    ("Symptom", True),
+    ("Cause", True),
+    ("Explanation", True),
+    ("Diagnose", False),
+    ("Repro", True),
+    ("Fix", True),
+    ("Check", False),
+    ("See also", False),
+)
+
+# Code fences the harness runs, by the word after `python` in the info string.
+BLOCK_ROLES = ("repro", "fix", "check")
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A runnable fenced block: its role, its source and where it starts in the file."""
+
+    role: str
+    code: str
+    line: int  # 1-based line number of the first line of code (after the fence)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One failure mode, as parsed and validated from `entries/<id>.md`."""
+
+    id: str
+    title: str
+    kind: str
+    errors: tuple[str, ...]
+    tags: tuple[str, ...]
+    devices: tuple[str, ...]
+    torch: str
+    zh_title: str
+    zh_summary: str
+    sections: dict[str, str]  # section title -> its Markdown source
+    blocks: dict[str, CodeBlock]  # role -> block
+    path: str
+    exception: str | None = None
+    older_errors: tuple[str, ...] = ()
+    fixed_in: str | None = None
+    links: tuple[str, ...] = ()
+    see_also: tuple[str, ...] = ()
+    timeout: float | None = None
+    line: int = 1  # where the front matter starts, for reports
+    section_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def symptom(self) -> str:
+        return self.sections.get("Symptom", "")
+
+    @property
+    def cause(self) -> str:
+        return self.sections.get("Cause", "")
+
+    @property
+    def explanation(self) -> str:
+        return self.sections.get("Explanation", "")
+
+    @property
+    def diagnose(self) -> str:
+        return self.sections.get("Diagnose", "")
+
+    @property
+    def repro(self) -> str:
+        return self.blocks["repro"].code
+
+    @property
+    def fix(self) -> str:
+        return self.blocks["fix"].code
+
+    @property
+    def check(self) -> str | None:
+        block = self.blocks.get("check")
+        return block.code if block else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, with enough to print it and to explain its rank."""
+
+    id: str
+    title: str
+    kind: str
+    score: float
+    why: str
+    parts: dict[str, float] = field(default_factory=dict)

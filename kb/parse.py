@@ -1,0 +1,117 @@
+"""Markdown text -> a `Document`: front matter, level-2 sections and fenced blocks, with lines.
+
+This layer only reads structure; it judges nothing (that is `lint.py`) and builds no
+`Entry` (that is `entries.py`). Every piece keeps its 1-based line number in the
+file, so any problem found later can be reported as `path:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import yaml
+from markdown_it import MarkdownIt
+
+_FENCE = re.compile(r"^---\s*$")
+_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+
+
+class ParseError(Exception):
+    """The file cannot be read as an entry at all (no front matter, broken YAML)."""
+
+    def __init__(self, line: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Section:
+    title: str
+    line: int  # line of the `## ` heading
+    text: str  # Markdown between this heading and the next level-2 heading
+
+
+@dataclass
+class Fence:
+    info: str  # the info string, e.g. "python repro"
+    code: str
+    line: int  # first line of code, after the opening fence
+    section: str | None  # title of the level-2 section it sits in
+
+
+@dataclass
+class Document:
+    path: str
+    meta: dict
+    meta_lines: dict[str, int]  # front-matter key -> line
+    sections: list[Section] = field(default_factory=list)
+    fences: list[Fence] = field(default_factory=list)
+    headings_other: list[tuple[int, str]] = field(default_factory=list)  # (line, "# x")
+    body_line: int = 1
+
+
+def split_front_matter(text: str) -> tuple[str, str, int]:
+    """Return (yaml source, body, line where the body starts)."""
+    lines = text.split("\n")
+    if not lines or not _FENCE.match(lines[0]):
+        raise ParseError(1, "KB001", "missing front matter: the file must start with a '---' line")
+    for i in range(1, len(lines)):
+        if _FENCE.match(lines[i]):
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
+    raise ParseError(1, "KB001", "front matter is not closed: add a '---' line after it")
+
+
+def parse_document(text: str, path: str = "<entry>") -> Document:
+    """Parse an entry's Markdown source into its parts."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n")
+    source, body, body_line = split_front_matter(text)
+    try:
+        meta = yaml.safe_load(source) if source.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = 2 + mark.line if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParseError(line, "KB002", f"front matter is not valid YAML: {problem}") from None
+    if not isinstance(meta, dict):
+        raise ParseError(2, "KB002", "front matter must be a YAML mapping of keys to values")
+    meta_lines: dict[str, int] = {}
+    for offset, line in enumerate(source.split("\n")):
+        m = _KEY.match(line)
+        if m and m.group(1) not in meta_lines:
+            meta_lines[m.group(1)] = 2 + offset
+
+    doc = Document(path=path, meta=meta, meta_lines=meta_lines, body_line=body_line)
+    body_lines = body.split("\n")
+    tokens = MarkdownIt("commonmark").parse(body)
+    heads: list[tuple[int, str]] = []  # (0-based body line, title) of level-2 headings
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.map is not None:
+            title = tokens[i + 1].content.strip()
+            if tok.tag == "h2":
+                heads.append((tok.map[0], title))
+            else:
+                doc.headings_other.append((body_line + tok.map[0], f"{tok.markup} {title}"))
+    for n, (start, title) in enumerate(heads):
+        end = heads[n + 1][0] if n + 1 < len(heads) else len(body_lines)
+        text_ = "\n".join(body_lines[start + 1 : end]).strip("\n")
+        doc.sections.append(Section(title=title, line=body_line + start, text=text_))
+    for tok in tokens:
+        if tok.type == "fence" and tok.map is not None:
+            owner = None
+            for start, title in heads:
+                if start <= tok.map[0]:
+                    owner = title
+            doc.fences.append(
+                Fence(
+                    info=tok.info.strip(),
+                    code=tok.content,
+                    line=body_line + tok.map[0] + 1,
+                    section=owner,
+                )
+            )
+    return doc

@@ -1,0 +1,48 @@
+"""Text to search terms: words for FTS5, and overlapping bigrams for Chinese.
+
+FTS5's unicode61 tokenizer splits on spaces and punctuation, and Chinese has neither
+between words, so a whole Chinese sentence would be one token that no query matches.
+Indexing (and querying) every pair of adjacent CJK characters makes any Chinese phrase
+of two characters or more findable. Stdlib only: this module sits on the search path.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Words so common in messages and descriptions that they only add noise to a ranking.
+STOPWORDS = frozenset(
+    """a an and are as at be by for from has have if in is it its of on or that the this to
+    was were with you your not no but do does can cannot""".split()
+)
+
+
+def cjk_grams(text: str) -> str:
+    """Space-separated bigrams of every CJK run (a lone character stays as itself)."""
+    grams: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            grams.append(run)
+        else:
+            grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return " ".join(grams)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_RUN.search(text) is not None
+
+
+def words(text: str, limit: int = 64) -> list[str]:
+    """Distinct lowercase words worth searching for, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text):
+        low = word.lower()
+        if len(low) < 2 or low in STOPWORDS or low in seen:
+            continue
+        seen[low] = None
+        if len(seen) >= limit:
+            break
+    return list(seen)

@@ -1,0 +1,376 @@
+"""Run an entry's repro and fix on a device and judge them: the proof behind every entry.
+
+The rules, for each kind:
+
+* error: the repro raises the documented exception with a documented message; the fix
+  raises nothing and passes the health check.
+* warning: the repro emits the documented warning; the fix emits none of the documented
+  warnings and passes the health check.
+* silent, guide: the repro raises nothing but fails the health check; the fix raises
+  nothing and passes it.
+
+The health check is the entry's `check` block if it has one, else gradient flow: every
+trainable parameter and leaf tensor the code left in its namespace (directly, inside a
+module or optimizer, or one level inside a list or dict) has a finite, non-zero `.grad`.
+
+Pytest is not imported here, so other tools (a crash hook, `kb verify`) can reuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import sys
+import threading
+import traceback
+import types
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from kb.model import CodeBlock, Entry
+from kb.templates import first_line, matches
+
+MODULE_NAME = "__kb_entry__"
+DEFAULT_TIMEOUT = 60.0
+
+
+class BlockTimeout(Exception):
+    """A block ran past its time limit."""
+
+
+class Skip(Exception):
+    """This entry cannot be verified here (device, torch version); the reason says why."""
+
+
+@dataclass
+class BlockRun:
+    """What running one block produced."""
+
+    error: BaseException | None
+    traceback: str
+    warnings: list[warnings.WarningMessage]
+    namespace: dict
+    frames: list[str] = field(default_factory=list)  # the entry's own lines in the traceback
+
+
+@dataclass
+class Verdict:
+    """The judgement on one phase of one entry on one device."""
+
+    ok: bool
+    entry: Entry
+    phase: str
+    device: str
+    summary: str
+    details: list[str] = field(default_factory=list)
+    block: CodeBlock | None = None
+
+    def report(self) -> str:
+        where = f"{self.entry.path}:{self.block.line if self.block else self.entry.line}"
+        lines = [f"{where}: {self.phase} on {self.device}: {self.summary}"]
+        lines += ["  " + d for d in self.details]
+        return "\n".join(lines)
+
+
+def cuda_skip_reason() -> str | None:
+    """Why the cuda variants cannot run here, or None when they can."""
+    if torch.cuda.is_available():
+        return None
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (CPU-only build)"
+    return f"no CUDA device available (torch {torch.__version__}, built with {build})"
+
+
+def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
+    """Why this entry/phase/device is skipped here, or None to run it."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    if device not in entry.devices:
+        return f"{entry.id} applies to {', '.join(entry.devices)} only"
+    version = Version(torch.__version__.split("+")[0])
+    if not SpecifierSet(entry.torch).contains(version, prereleases=True):
+        return f"{entry.id} applies to torch {entry.torch}; this is {version}"
+    if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
+        return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
+    if device == "cuda":
+        return cuda_skip_reason()
+    return None
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise BlockTimeout(f"timed out after {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextlib.contextmanager
+def _isolated_torch_state() -> Iterator[None]:
+    """Undo global switches a block may flip, so one entry cannot change the next."""
+    grad = torch.is_grad_enabled()
+    anomaly = torch.is_anomaly_enabled()
+    anomaly_nan = torch.is_anomaly_check_nan_enabled()
+    dtype = torch.get_default_dtype()
+    default_device = torch.get_default_device()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(grad)
+        torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
+        torch.set_default_dtype(dtype)
+        torch.set_default_device(default_device)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _seed() -> None:
+    torch.manual_seed(0)
+    random.seed(0)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(0)
+
+
+def new_namespace(device: str) -> types.ModuleType:
+    """A fresh module for a block: `device` bound, importable by name so pickling works."""
+    module = types.ModuleType(MODULE_NAME)
+    module.__dict__["device"] = device
+    return module
+
+
+def run_block(
+    block: CodeBlock, path: str, module: types.ModuleType, timeout: float = DEFAULT_TIMEOUT
+) -> BlockRun:
+    """Execute one block inside `module`, recording its exception and warnings."""
+    # Padding with newlines makes tracebacks point at the Markdown file's own lines.
+    code = compile("\n" * (block.line - 1) + block.code, path, "exec")
+    error: BaseException | None = None
+    tb = ""
+    frames: list[str] = []
+    previous = sys.modules.get(MODULE_NAME)
+    sys.modules[MODULE_NAME] = module
+    try:
+        with warnings.catch_warnings(record=True) as caught, _isolated_torch_state():
+            warnings.simplefilter("always")
+            _seed()
+            try:
+                with _time_limit(timeout):
+                    exec(code, module.__dict__)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - any failure is data here
+                error = exc
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                frames = [
+                    f"at {fs.filename}:{fs.lineno}: {(fs.line or '').strip()}"
+                    for fs in traceback.extract_tb(exc.__traceback__)
+                    if fs.filename == path
+                ]
+    finally:
+        if previous is None:
+            sys.modules.pop(MODULE_NAME, None)
+        else:
+            sys.modules[MODULE_NAME] = previous
+    return BlockRun(error, tb, list(caught), module.__dict__, frames)
+
+
+def _names_in_mro(obj_type: type) -> set[str]:
+    names = set()
+    for klass in obj_type.__mro__:
+        names.add(klass.__name__)
+        names.add(f"{klass.__module__}.{klass.__qualname__}")
+    return names
+
+
+def exception_matches(entry: Entry, exc: BaseException) -> bool:
+    """Is this the entry's exception: the documented class and one of its messages?"""
+    if entry.exception not in _names_in_mro(type(exc)):
+        return False
+    return any(matches(t, str(exc)) for t in entry.errors)
+
+
+def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:
+    if entry.exception not in _names_in_mro(caught.category):
+        return False
+    return any(matches(t, str(caught.message)) for t in entry.errors)
+
+
+def trainable_tensors(namespace: dict) -> dict[str, torch.Tensor]:
+    """Parameters and leaf tensors requiring grad that the code left reachable by name."""
+    found: dict[int, tuple[str, torch.Tensor]] = {}
+
+    def add(name: str, value: object, depth: int) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.requires_grad and value.is_leaf:
+                found.setdefault(id(value), (name, value))
+        elif isinstance(value, torch.nn.Module):
+            for pname, param in value.named_parameters():
+                if param.requires_grad:
+                    found.setdefault(id(param), (f"{name}.{pname}", param))
+        elif isinstance(value, torch.optim.Optimizer):
+            for g, group in enumerate(value.param_groups):
+                for i, param in enumerate(group["params"]):
+                    if param.requires_grad:
+                        found.setdefault(id(param), (f"{name}.param_groups[{g}][{i}]", param))
+        elif depth == 0 and isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                add(f"{name}[{i}]", item, depth + 1)
+        elif depth == 0 and isinstance(value, dict):
+            for key, item in value.items():
+                add(f"{name}[{key!r}]", item, depth + 1)
+
+    for name, value in list(namespace.items()):
+        if not name.startswith("_"):
+            add(name, value, 0)
+    return {name: tensor for name, tensor in found.values()}
+
+
+def gradient_problems(namespace: dict) -> list[str]:
+    """The default health check; an empty list means gradients flow everywhere."""
+    tensors = trainable_tensors(namespace)
+    if not tensors:
+        return [
+            "the code left no trainable parameters or leaf tensors to check: "
+            "give the entry a ```python check block"
+        ]
+    problems = []
+    for name, tensor in tensors.items():
+        grad = tensor.grad
+        if grad is None:
+            problems.append(f"{name}: .grad is None (no gradient reached it)")
+            continue
+        values = grad.detach().float()
+        if not bool(torch.isfinite(values).all()):
+            problems.append(f"{name}: .grad has NaN or inf")
+        elif not bool((values != 0).any()):
+            problems.append(f"{name}: .grad is all zeros")
+    return problems
+
+
+def run_check(entry: Entry, module: types.ModuleType, timeout: float) -> tuple[bool, list[str]]:
+    """Run the health check in the block's namespace: (passed, what failed)."""
+    block = entry.blocks.get("check")
+    if block is None:
+        problems = gradient_problems(module.__dict__)
+        return (not problems, problems)
+    run = run_block(block, entry.path, module, timeout)
+    if run.error is None:
+        return True, []
+    if isinstance(run.error, AssertionError):
+        detail = str(run.error) or "assertion failed"
+        return False, [f"check failed: {detail}", *_frame_lines(run)]
+    raise CheckBroken(run)
+
+
+class CheckBroken(Exception):
+    """The check block itself crashed (not an assertion): the entry is broken."""
+
+    def __init__(self, run: BlockRun) -> None:
+        super().__init__(first_line(str(run.error)))
+        self.run = run
+
+
+def _frame_lines(run: BlockRun) -> list[str]:
+    """Where in the entry it went wrong; torch's internal frames say nothing to a reader."""
+    if run.frames:
+        return run.frames[-3:]
+    lines = [ln for ln in run.traceback.rstrip().splitlines() if ln.strip()]
+    return lines[-4:]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {first_line(str(exc))}"
+
+
+def verify(entry: Entry, phase: str, device: str) -> Verdict:
+    """Run one phase ('repro' or 'fix') of an entry on a device and judge it."""
+    reason = skip_reason(entry, phase, device)
+    if reason:
+        raise Skip(reason)
+    block = entry.blocks[phase]
+    timeout = entry.timeout or DEFAULT_TIMEOUT
+    module = new_namespace(device)
+    run = run_block(block, entry.path, module, timeout)
+
+    def verdict(ok: bool, summary: str, details: list[str] | None = None) -> Verdict:
+        return Verdict(ok, entry, phase, device, summary, details or [], block)
+
+    expected = [f"  {t}" for t in entry.errors]
+    if isinstance(run.error, BlockTimeout):
+        return verdict(False, f"did not finish: {run.error}")
+
+    if phase == "repro" and entry.kind == "error":
+        if run.error is None:
+            return verdict(
+                False,
+                f"ran without raising; expected {entry.exception} with one of:",
+                [*expected, "(if torch no longer fails here, set fixed_in in the front matter)"],
+            )
+        if exception_matches(entry, run.error):
+            return verdict(True, f"raised as documented: {_describe(run.error)}")
+        return verdict(
+            False,
+            f"raised {_describe(run.error)}",
+            [f"expected {entry.exception} with one of:", *expected, *_frame_lines(run)],
+        )
+
+    if run.error is not None:
+        return verdict(
+            False,
+            f"raised {_describe(run.error)}; the {phase} must not raise",
+            _frame_lines(run),
+        )
+
+    documented = [w for w in run.warnings if entry.kind == "warning" and warning_matches(entry, w)]
+    if phase == "repro" and entry.kind == "warning":
+        if documented:
+            w = documented[0]
+            return verdict(True, f"warned as documented: {w.category.__name__}: {w.message}")
+        seen = [f"  {w.category.__name__}: {first_line(str(w.message))}" for w in run.warnings]
+        return verdict(
+            False,
+            f"emitted no {entry.exception} matching one of:",
+            [*expected, "warnings seen:" if seen else "no warnings at all", *seen],
+        )
+    if phase == "fix" and documented:
+        w = documented[0]
+        return verdict(False, f"still warns: {w.category.__name__}: {first_line(str(w.message))}")
+
+    try:
+        passed, problems = run_check(entry, module, timeout)
+    except CheckBroken as broken:
+        return verdict(
+            False,
+            f"the check itself crashed: {_describe(broken.run.error)}",
+            _frame_lines(broken.run),
+        )
+    if phase == "fix":
+        if passed:
+            return verdict(True, "raised nothing and passed the health check")
+        return verdict(False, "the fix does not heal it: the health check fails", problems)
+    # repro of a warning entry: the warning is the proof; the check may go either way.
+    if entry.kind == "warning":
+        return verdict(True, "warned as documented")
+    if passed:
+        return verdict(
+            False,
+            "the health check passes after the repro: it no longer shows the failure",
+            ["(if torch fixed it, set fixed_in; else make the check observe the failure)"],
+        )
+    return verdict(True, "raised nothing and failed the health check, as documented", problems)
