@@ -1,4 +1,5 @@
-from kb.cli import main
 import sys
+
+from kb.cli import main
 
 sys.exit(main())

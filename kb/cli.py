@@ -61,8 +61,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         _json(
             [
-                {"id": h.id, "title": h.title, "kind": h.kind, "score": round(h.score, 3),
-                 "why": h.why, **({"parts": h.parts} if args.explain else {})}
+                {
+                    "id": h.id,
+                    "title": h.title,
+                    "kind": h.kind,
+                    "score": round(h.score, 3),
+                    "why": h.why,
+                    **({"parts": h.parts} if args.explain else {}),
+                }
                 for h in hits
             ]
         )
@@ -187,8 +193,13 @@ def cmd_path(args: argparse.Namespace) -> int:
     from kb import paths
 
     folder = paths.entries_dir()
-    _out({"entries": str(folder), "index": str(paths.db_path(folder)),
-          "record": str(paths.record_path())}[args.what])
+    _out(
+        {
+            "entries": str(folder),
+            "index": str(paths.db_path(folder)),
+            "record": str(paths.record_path()),
+        }[args.what]
+    )
     return 0
 
 
@@ -268,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if os.environ.get("KB_DEBUG"):
             raise
-        sys.stderr.write(f"kb: internal error: {type(exc).__name__}: {exc} (KB_DEBUG=1 shows more)\n")
+        sys.stderr.write(
+            f"kb: internal error: {type(exc).__name__}: {exc} (KB_DEBUG=1 shows more)\n"
+        )
         return 1
 
 

@@ -28,7 +28,9 @@ def read_document(path: Path) -> Document:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise EntryError([Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})")]) from None
+        raise EntryError(
+            [Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})")]
+        ) from None
     except OSError as exc:
         raise EntryError([Problem(str(path), 1, "KB001", f"cannot read: {exc.strerror}")]) from None
     try:

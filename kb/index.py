@@ -9,17 +9,17 @@ are imported only when a build is actually needed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from kb import paths
 from kb.textnorm import cjk_grams
 
-SCHEMA = "kb-index-1"
+SCHEMA = "kb-index-2"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
 
@@ -96,6 +96,7 @@ def entry_row(entry) -> dict:
         "fix_text": entry.sections.get("Fix", ""),
         "see_also_text": entry.sections.get("See also", ""),
         "path": entry.path,
+        "sha": hashlib.sha1(Path(entry.path).read_bytes()).hexdigest(),
         "errors_text": errors_text,
         "body": body,
         "zh": f"{zh}\n{cjk_grams(zh)}",
@@ -108,9 +109,11 @@ def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int
     Entries that break the format are left out and returned as problems, so one bad
     file never takes search down; `kb index` and `kb lint` report them.
     """
+    import tempfile
+
     import sqlite_utils
 
-    from kb.entries import entry_from_document, read_document, EntryError
+    from kb.entries import EntryError, entry_from_document, read_document
     from kb.lint import lint_catalogue, lint_document
     from kb.templates import prefix
 

@@ -38,7 +38,7 @@ RULES: dict[str, str] = {
     "KB020": "message templates have balanced braces",
     "KB021": "tags are a non-empty list of kebab-case words",
     "KB022": "links are http(s) addresses",
-    "KB023": "a runnable block sits in its own section (repro in Repro, fix in Fix, check in Check)",
+    "KB023": "a runnable block sits in its own section (repro: Repro, fix: Fix, check: Check)",
     "KB024": "no TODO left from the `kb new` template",
 }
 
@@ -117,7 +117,9 @@ def lint_document(doc: Document) -> list[Problem]:
                 add(line_of(key), "KB020", f"template {text[:40]!r}...: {exc}")
     if kind in ("error", "warning"):
         if not errors:
-            add(line_of("kind"), "KB006", f"a {kind} entry needs 'errors': the message torch prints")
+            add(
+                line_of("kind"), "KB006", f"a {kind} entry needs 'errors': the message torch prints"
+            )
         exc_name = meta.get("exception")
         if not isinstance(exc_name, str) or not re.match(r"^[A-Za-z_][\w.]*$", exc_name):
             add(

@@ -73,7 +73,8 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
     try:
         meta = yaml.safe_load(source) if source.strip() else {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The construct's start (an unclosed '[') is where a reader must look, when known.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = 2 + mark.line if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ParseError(line, "KB002", f"front matter is not valid YAML: {problem}") from None

@@ -68,7 +68,9 @@ class EntryFile(pytest.File):
         try:
             entry = load_entry(self.path)
         except EntryError as exc:
-            yield FormatItem.from_parent(self, name="format", problems=[str(p) for p in exc.problems])
+            yield FormatItem.from_parent(
+                self, name="format", problems=[str(p) for p in exc.problems]
+            )
             return
         from kb.verify import skip_reason
 
@@ -99,7 +101,9 @@ class FormatItem(pytest.Item):
         self.problems = problems
 
     def runtest(self) -> None:
-        raise EntryFailed("entry does not follow the format (see `kb lint`):\n" + "\n".join(self.problems))
+        raise EntryFailed(
+            "entry does not follow the format (see `kb lint`):\n" + "\n".join(self.problems)
+        )
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, EntryFailed):
@@ -155,11 +159,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or config.getoption("kb_no_record") or not _pending:
         return
     try:
-        write_record(_pending)
+        root = config.rootpath
+        write_record([(str(root / f), name, outcome) for f, name, outcome in _pending])
     except OSError:
         pass  # the record is a convenience; never fail a test run over it
     finally:
         _pending.clear()
+
+
+def file_digest(path: Path) -> str:
+    """What the record was verified against: a changed entry is no longer verified."""
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def write_record(results: list[tuple[str, str, str]]) -> Path:
@@ -178,12 +190,18 @@ def write_record(results: list[tuple[str, str, str]]) -> Path:
     if torch.cuda.is_available():
         names["cuda"] = torch.cuda.get_device_name(0)
     per_entry: dict[str, dict[str, dict[str, str]]] = {}
-    for file_id, name, outcome in results:
+    files: dict[str, str] = {}
+    for file_name, name, outcome in results:
         phase, _, device = name.partition("[")
         device = device.rstrip("]")
-        entry_id = Path(file_id).stem
+        entry_id = Path(file_name).stem
+        files[entry_id] = file_name
         per_entry.setdefault(entry_id, {}).setdefault(device, {})[phase] = outcome
     for entry_id, devices in per_entry.items():
+        try:
+            sha = file_digest(Path(files[entry_id]))
+        except OSError:
+            continue
         slot = record["entries"].setdefault(entry_id, {})
         for device, phases in devices.items():
             if all(v == "skipped" for v in phases.values()):
@@ -195,6 +213,7 @@ def write_record(results: list[tuple[str, str, str]]) -> Path:
                 "cuda": torch.version.cuda,
                 "device_name": names.get(device, device),
                 "date": now,
+                "sha": sha,
             }
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")

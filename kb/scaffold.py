@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-TEMPLATE = '''---
+TEMPLATE = """---
 id: {id}
 title: "TODO: short searchable title, with the message if there is one"
 kind: error
@@ -51,7 +51,7 @@ import torch
 w = torch.ones(2, device=device, requires_grad=True)
 (w * 2).sum().backward()  # TODO: replace with the idiomatic fix
 ```
-'''
+"""
 
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

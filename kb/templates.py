@@ -60,7 +60,9 @@ def _split(template: str) -> list[str | None]:
         elif token == "}}":
             out.append("}")
         elif token in ("{", "}"):
-            raise TemplateError(f"unbalanced '{token}' at column {m.start() + 1} (write {token * 2})")
+            raise TemplateError(
+                f"unbalanced '{token}' at column {m.start() + 1} (write {token * 2})"
+            )
         else:
             out.append(None)
         pos = m.end()

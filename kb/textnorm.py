@@ -15,8 +15,44 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Words so common in messages and descriptions that they only add noise to a ranking.
 STOPWORDS = frozenset(
-    """a an and are as at be by for from has have if in is it its of on or that the this to
-    was were with you your not no but do does can cannot""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "with",
+        "you",
+        "your",
+        "not",
+        "no",
+        "but",
+        "do",
+        "does",
+        "can",
+        "cannot",
+    ]
 )
 
 

@@ -1,0 +1,320 @@
+"""Rank entries for a query, and read entries back out of the index.
+
+Ranking, strongest signal first:
+
+1. the message template: a pasted exception line that matches an entry's `errors`
+   template exactly (variable parts aside) is that entry, whatever else the paste says;
+   a message that starts like a template, or words that sit inside one, count less;
+2. full-text relevance (FTS5 bm25) with weighted fields: errors > title > symptom, zh >
+   body, over the message words only when the paste is a traceback, so paths and
+   source lines do not vote;
+3. the exception type, as a bonus on top of a template signal.
+
+Stdlib only (`sqlite3`, `re`, `json`): no torch, no textual, no markdown parser, unless
+the index is stale and has to be rebuilt first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb import paths
+from kb.model import Hit
+from kb.tb import Paste, read_paste
+from kb.templates import compile_template, first_line, strip_ansi
+from kb.textnorm import cjk_grams, has_cjk, words
+
+# bm25 weights, in index.FTS_COLUMNS order: title, errors_text, symptom, body, zh
+FTS_WEIGHTS = (6.0, 10.0, 3.0, 1.0, 3.0)
+TEMPLATE_WEIGHT = 100.0
+FTS_WEIGHT = 10.0
+MAX_MESSAGES = 8
+MAX_TERMS = 48
+
+
+@dataclass
+class _Signal:
+    score: float = 0.0
+    why: str = ""
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def open_index(
+    db: Path | None = None, folder: Path | None = None
+) -> tuple[sqlite3.Connection, list]:
+    """A read-only connection to a current index (rebuilt first if needed), and any
+    entries the rebuild had to skip."""
+    from kb.index import ensure_index
+
+    db, problems = ensure_index(db, folder)
+    try:
+        conn = _connect(db)
+        conn.execute("select 1 from entries limit 1")
+        return conn, problems
+    except sqlite3.Error:
+        # Replaced or damaged between the check and the open: one rebuild, then give up loudly.
+        from kb.index import build_index
+
+        build_index(db, folder)
+        return _connect(db), problems
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _messages(paste: Paste) -> list[tuple[str | None, str]]:
+    """(exception type, message line) pairs to hold against templates."""
+    if paste.raised:
+        # The last exception is the one that ended the program; chained ones come before.
+        ordered = list(reversed(paste.raised))
+        return [(r.type, r.message or first_line(r.detail)) for r in ordered][:MAX_MESSAGES]
+    lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()]
+    return [(None, ln) for ln in lines[:MAX_MESSAGES]]
+
+
+def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
+    messages = _messages(paste)
+    signals: dict[str, _Signal] = {}
+    if not messages:
+        return signals
+    rows = conn.execute("select entry_id, template, exception, prefix from templates").fetchall()
+    folded = [(etype, msg, _fold(msg)) for etype, msg in messages if msg]
+    for row in rows:
+        best = 0.0
+        why = ""
+        literal = _fold(_literal(row["template"]))
+        for etype, msg, low in folded:
+            if compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
+                score, reason = 1.0, "message matches"
+            elif len(row["prefix"]) >= 12 and low.startswith(_fold(row["prefix"])):
+                score, reason = 0.6, "message starts like"
+            elif len(low) >= 8 and literal and low in literal:
+                score = 0.3 + 0.3 * min(1.0, len(low) / len(literal))
+                reason = "words appear in"
+            else:
+                continue
+            if etype and row["exception"] and etype == row["exception"].rsplit(".", 1)[-1]:
+                score += 0.2
+            if score > best:
+                best, why = score, f'{reason} "{_short(row["template"])}"'
+        if best > signals.get(row["entry_id"], _Signal()).score:
+            signals[row["entry_id"]] = _Signal(best, why)
+    return signals
+
+
+def _literal(template: str) -> str:
+    return re.sub(r"\{[^{}]*\}", " ", template)
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _fts_terms(paste: Paste, query: str) -> list[str]:
+    if paste.raised:
+        basis = "\n".join(f"{r.type} {r.message} {r.detail}" for r in paste.raised[-MAX_MESSAGES:])
+    else:
+        basis = paste.text
+    terms = words(basis, limit=MAX_TERMS)
+    if has_cjk(query):
+        terms += cjk_grams(basis).split()[:MAX_TERMS]
+    return terms
+
+
+def _fts_signals(conn: sqlite3.Connection, terms: list[str]) -> dict[str, float]:
+    if not terms:
+        return {}
+    # Every term is quoted, so nothing a user pastes can become FTS5 syntax.
+    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    sql = (
+        f"select e.id as id, bm25(entries_fts, {weights}) as rank "
+        "from entries_fts join entries e on e.rowid = entries_fts.rowid "
+        "where entries_fts match ? order by rank limit 50"
+    )
+    try:
+        rows = conn.execute(sql, (match,)).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    if not rows:
+        return {}
+    best = rows[0]["rank"] or -1e-9
+    return {row["id"]: (row["rank"] / best if best else 0.0) for row in rows}
+
+
+def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
+    fields = (
+        ("errors", row["errors_text"]),
+        ("title", row["title"]),
+        ("symptom", row["symptom"]),
+        ("zh", row["zh"]),
+        ("body", row["body"]),
+    )
+    parts = []
+    for name, text in fields:
+        low = (text or "").lower()
+        hit = [t for t in terms if t.lower() in low]
+        if hit:
+            parts.append(f"{name} ({', '.join(hit[:4])})")
+    return "words in " + ", ".join(parts[:3]) if parts else "related words"
+
+
+def search(
+    query: str,
+    limit: int = 5,
+    explain: bool = False,
+    db: Path | None = None,
+    folder: Path | None = None,
+) -> tuple[list[Hit], list]:
+    """Rank entries for a query (a message, a whole traceback, or symptom words)."""
+    conn, problems = open_index(db, folder)
+    try:
+        paste = read_paste(query)
+        templates = _template_signals(conn, paste)
+        terms = _fts_terms(paste, query)
+        fts = _fts_signals(conn, terms)
+        ids = set(templates) | set(fts)
+        if not ids:
+            return [], problems
+        marks = ",".join("?" * len(ids))
+        rows = {
+            r["id"]: r
+            for r in conn.execute(
+                "select id, title, kind, errors_text, symptom, zh, body from entries "
+                f"where id in ({marks})",
+                list(ids),
+            )
+        }
+        hits = []
+        for entry_id in ids:
+            row = rows.get(entry_id)
+            if row is None:
+                continue
+            sig = templates.get(entry_id, _Signal())
+            relevance = fts.get(entry_id, 0.0)
+            parts = {"template": TEMPLATE_WEIGHT * sig.score, "text": FTS_WEIGHT * relevance}
+            why = sig.why or _matched_fields(row, terms)
+            hits.append(Hit(entry_id, row["title"], row["kind"], sum(parts.values()), why, parts))
+        hits.sort(key=lambda h: (-h.score, h.id))
+        return hits[:limit], problems
+    finally:
+        conn.close()
+
+
+def _load_record() -> dict:
+    try:
+        data = json.loads(paths.record_path().read_text(encoding="utf-8"))
+        return data.get("entries", {}) if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "kind": row["kind"],
+        "exception": row["exception"],
+        "errors": json.loads(row["errors"]),
+        "older_errors": json.loads(row["older_errors"]),
+        "symptom": row["symptom"],
+        "cause": row["cause"],
+        "explanation": row["explanation"],
+        "diagnose": row["diagnose"],
+        "repro": row["repro"],
+        "fix": row["fix"],
+        "fix_text": row["fix_text"],
+        "check": row["check_code"],
+        "see_also": json.loads(row["see_also"]),
+        "see_also_text": row["see_also_text"],
+        "tags": json.loads(row["tags"]),
+        "devices": json.loads(row["devices"]),
+        "torch": row["torch"],
+        "fixed_in": row["fixed_in"],
+        "zh": {"title": row["zh_title"], "summary": row["zh_summary"]},
+        "links": json.loads(row["links"]),
+        "path": row["path"],
+        # A record made before the entry last changed proves nothing about it now.
+        "verified": {
+            device: rec
+            for device, rec in verified.get(row["id"], {}).items()
+            if rec.get("sha") == row["sha"]
+        },
+    }
+
+
+def get_entry(entry_id: str, db: Path | None = None) -> tuple[dict | None, list]:
+    """One entry as a plain dict (the `kb show --json` shape), or None."""
+    conn, problems = open_index(db)
+    try:
+        row = conn.execute("select * from entries where id = ?", (entry_id,)).fetchone()
+        return (_entry_dict(row, _load_record()) if row else None), problems
+    finally:
+        conn.close()
+
+
+def list_entries(
+    tag: str | None = None, kind: str | None = None, db: Path | None = None
+) -> tuple[list[dict], list]:
+    """Entries (the `kb list --json` shape), optionally by tag and kind, sorted by id."""
+    conn, problems = open_index(db)
+    try:
+        rows = conn.execute("select * from entries order by id").fetchall()
+    finally:
+        conn.close()
+    verified = _load_record()
+    out = []
+    for row in rows:
+        item = _entry_dict(row, verified)
+        if tag and tag not in item["tags"]:
+            continue
+        if kind and item["kind"] != kind:
+            continue
+        out.append(
+            {
+                key: item[key]
+                for key in (
+                    "id",
+                    "title",
+                    "kind",
+                    "exception",
+                    "errors",
+                    "older_errors",
+                    "symptom",
+                    "tags",
+                    "devices",
+                    "torch",
+                    "fixed_in",
+                    "zh",
+                    "links",
+                    "see_also",
+                    "path",
+                    "verified",
+                )
+            }
+        )
+    return out, problems
+
+
+def suggest_ids(entry_id: str, db: Path | None = None) -> list[str]:
+    """Ids close to a mistyped one."""
+    conn, _ = open_index(db)
+    try:
+        ids = [r[0] for r in conn.execute("select id from entries")]
+    finally:
+        conn.close()
+    close = difflib.get_close_matches(entry_id, ids, n=3, cutoff=0.5)
+    close += [i for i in ids if entry_id and entry_id in i and i not in close]
+    return close[:3]

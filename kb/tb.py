@@ -1,0 +1,117 @@
+"""Read what a user pasted: find the exception and warning lines in a traceback.
+
+A paste may be a whole terminal traceback, a Jupyter cell's coloured one, pytest output
+(`E   RuntimeError: ...`), chained exceptions, log lines with timestamps in front, or
+just one retyped line. Searching all of it as words drowns the one line that matters
+in file paths and source code, so this module pulls out the exception lines and the
+last frames, and hands search the message itself. Stdlib only (search path).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.templates import strip_ansi
+
+# `RuntimeError: msg`, `torch.OutOfMemoryError: msg`, `_pickle.UnpicklingError: msg`
+_EXC = re.compile(
+    r"^(?P<type>(?:[A-Za-z_][\w]*\.)*"
+    r"(?:[A-Z]\w*(?:Error|Exception|Warning|Interrupt|Exit|Failure)|StopIteration|Error))"
+    r"(?::\s?(?P<msg>.*))?$"
+)
+# `/path/to/file.py:12: UserWarning: msg` as the warnings module prints it.
+_WARN = re.compile(r"^(?P<where>.+?):(?P<line>\d+): (?P<type>\w*Warning): (?P<msg>.*)$")
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
+_IPY_FRAME = re.compile(r"^\s*(?:File|Cell) (?P<file>.+?):(?P<line>\d+)(?:, in (?P<func>.+))?$")
+_NOISE = (
+    "Traceback (most recent call last)",
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+# Timestamps and log levels in front of a line: `2024-05-01 12:00:00,123 ERROR `, `[rank0]: `
+_PREFIX = re.compile(
+    r"^(?:\[?\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\]?\s*|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?\s*"
+    r"|\[(?:rank|RANK)\s*\d+\]:?\s*|(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s*[:\-|]?\s*"
+    r"|[\w.]+:\d+\]\s*|E\s{2,}|E\s+(?=[A-Z]\w*(?:Error|Exception|Warning)))+"
+)
+
+
+@dataclass
+class Raised:
+    """One exception or warning line found in the paste."""
+
+    type: str  # class name without module, e.g. "RuntimeError"
+    message: str  # its first line
+    detail: str = ""  # following lines that belong to the message
+    warning: bool = False
+
+
+@dataclass
+class Paste:
+    raised: list[Raised] = field(default_factory=list)
+    frames: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, function)
+    code: list[str] = field(default_factory=list)  # source lines shown under frames
+    text: str = ""  # the cleaned paste
+
+    @property
+    def is_traceback(self) -> bool:
+        return bool(self.raised)
+
+
+def clean(text: str) -> str:
+    """Strip ANSI codes, NULs, carriage returns and log prefixes, line by line."""
+    text = strip_ansi(text).replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(_PREFIX.sub("", line) for line in text.split("\n"))
+
+
+def read_paste(text: str) -> Paste:
+    """Find exceptions, warnings and frames in pasted text."""
+    paste = Paste(text=clean(text))
+    lines = paste.text.split("\n")
+    in_frames = False
+    current: Raised | None = None
+    for raw in lines:
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped:
+            current = None
+            continue
+        if any(stripped.startswith(n) for n in _NOISE):
+            in_frames = stripped.startswith("Traceback")
+            current = None
+            continue
+        frame = _FRAME.match(line) or _IPY_FRAME.match(line)
+        if frame:
+            func = (frame.group("func") or "").strip()
+            paste.frames.append((frame.group("file"), int(frame.group("line")), func))
+            in_frames, current = True, None
+            continue
+        warn = _WARN.match(stripped)
+        if warn:
+            current = Raised(warn.group("type"), warn.group("msg").strip(), warning=True)
+            paste.raised.append(current)
+            continue
+        exc = _EXC.match(stripped)
+        # A Jupyter header (`RuntimeError     Traceback (most recent call last)`) has no colon.
+        if exc and (exc.group("msg") is not None or stripped == exc.group("type")):
+            name = exc.group("type").rsplit(".", 1)[-1]
+            current = Raised(
+                name, (exc.group("msg") or "").strip(), warning=name.endswith("Warning")
+            )
+            paste.raised.append(current)
+            in_frames = False
+            continue
+        if current is not None and not in_frames:
+            current.detail = f"{current.detail}\n{stripped}" if current.detail else stripped
+            continue
+        if in_frames:
+            paste.code.append(_strip_marker(stripped))
+    # A bare `RuntimeError` header line from Jupyter is only useful if no message follows it.
+    paste.raised = [r for r in paste.raised if r.message or r.detail] or paste.raised
+    return paste
+
+
+def _strip_marker(line: str) -> str:
+    # Jupyter marks the failing line `---> 363 torch.autograd.backward(...)`
+    return re.sub(r"^-*>?\s*\d+\s+", "", line)
