@@ -283,8 +283,9 @@ def _lint_body(doc: Document) -> list[Problem]:
     return out
 
 
-def lint_catalogue(docs: Iterable[Document]) -> list[Problem]:
-    """Rules that span files: unique ids, see_also targets that exist."""
+def lint_catalogue(docs: Iterable[Document], known: Iterable[str] = ()) -> list[Problem]:
+    """Rules that span files: unique ids, see_also targets that exist (among `docs` and the
+    `known` ids of entries not being linted)."""
     docs = list(docs)
     out: list[Problem] = []
     owners: dict[str, str] = {}
@@ -303,9 +304,10 @@ def lint_catalogue(docs: Iterable[Document]) -> list[Problem]:
             )
         else:
             owners[ident] = doc.path
+    ids = set(owners) | set(known)
     for doc in docs:
         for target in doc.meta.get("see_also") or []:
-            if isinstance(target, str) and target not in owners:
+            if isinstance(target, str) and target not in ids:
                 out.append(
                     Problem(
                         doc.path,
@@ -318,7 +320,7 @@ def lint_catalogue(docs: Iterable[Document]) -> list[Problem]:
 
 
 def lint_paths(paths: Iterable[Path]) -> list[Problem]:
-    """Lint files: each on its own, then the catalogue they form."""
+    """Lint files: each on its own, then against the catalogue folders they sit in."""
     problems: list[Problem] = []
     docs: list[Document] = []
     for path in paths:
@@ -334,5 +336,8 @@ def lint_paths(paths: Iterable[Path]) -> list[Problem]:
             continue
         docs.append(doc)
         problems.extend(lint_document(doc))
-    problems.extend(lint_catalogue(docs))
+    # An entry linted alone may name siblings that are not being linted: they count too.
+    folders = {Path(d.path).parent for d in docs}
+    known = {p.stem for f in folders for p in f.glob("*.md") if p.name != "README.md"}
+    problems.extend(lint_catalogue(docs, known))
     return sorted(problems)

@@ -1,0 +1,68 @@
+"""The index is derived data: built atomically, rebuilt when stale, corrupt or foreign."""
+
+import os
+import sqlite3
+
+from kb.index import build_index, ensure_index, is_current, read_meta
+from kb.search import search
+from tests.conftest import entry_text
+
+
+def test_build_writes_one_file_and_no_leftovers(catalogue, tmp_path):
+    db = tmp_path / "index.db"
+    count, problems = build_index(db, catalogue)
+    assert (count, problems) == (1, [])
+    assert read_meta(db)["count"] == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entries", "index.db"]
+
+
+def test_changed_entry_is_picked_up_by_the_next_search(catalogue, tmp_path):
+    db = tmp_path / "index.db"
+    ensure_index(db, catalogue)
+    path = catalogue / "vector-backward.md"
+    path.write_text(entry_text().replace("on a non-scalar", "on a vector output"), encoding="utf-8")
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse file systems
+    assert not is_current(db, catalogue)
+    hits, _ = search("implicitly created", db=db, folder=catalogue)
+    assert "vector output" in hits[0].title
+
+
+def test_new_and_removed_entries_are_noticed(catalogue, tmp_path):
+    db = tmp_path / "index.db"
+    ensure_index(db, catalogue)
+    (catalogue / "second-one.md").write_text(entry_text("second-one"), encoding="utf-8")
+    assert not is_current(db, catalogue)
+    ensure_index(db, catalogue)
+    (catalogue / "second-one.md").unlink()
+    assert not is_current(db, catalogue)
+
+
+def test_corrupt_index_is_rebuilt(catalogue, tmp_path):
+    db = tmp_path / "index.db"
+    db.write_bytes(b"this is not a database" * 100)
+    hits, _ = search("implicitly created only for scalar outputs", db=db, folder=catalogue)
+    assert hits[0].id == "vector-backward"
+
+
+def test_foreign_sqlite_file_is_rebuilt(catalogue, tmp_path):
+    db = tmp_path / "index.db"
+    conn = sqlite3.connect(db)
+    conn.execute("create table meta (key text, value text)")
+    conn.execute("insert into meta values ('schema', 'someone-else')")
+    conn.commit()
+    conn.close()
+    hits, _ = search("scalar outputs", db=db, folder=catalogue)
+    assert hits[0].id == "vector-backward"
+
+
+def test_malformed_entry_is_skipped_and_named(catalogue, tmp_path):
+    (catalogue / "broken.md").write_text("no front matter here\n", encoding="utf-8")
+    db = tmp_path / "index.db"
+    count, problems = build_index(db, catalogue)
+    assert count == 1
+    assert [str(p) for p in problems] == [
+        f"{catalogue / 'broken.md'}:1: KB001 missing front matter: "
+        "the file must start with a '---' line"
+    ]
+    hits, skipped = search("scalar outputs", db=db, folder=catalogue)
+    assert hits[0].id == "vector-backward" and skipped == []

@@ -1,0 +1,113 @@
+"""Ranking and the traceback reader, on a small catalogue built in tmp."""
+
+import pytest
+
+from kb.search import search
+from kb.tb import read_paste
+from tests.conftest import entry_text
+
+OTHER = (
+    entry_text("batch-mismatch")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"Expected input batch_size ({n}) to match target batch_size ({m})."',
+    )
+    .replace("exception: RuntimeError", "exception: ValueError")
+    .replace(
+        "on a non-scalar: grad can be implicitly created only for scalar outputs",
+        "input and target batch sizes differ",
+    )
+    .replace('title: "对非标量调用 backward"', 'title: "输入与目标的批大小不一致"')
+)
+
+
+@pytest.fixture
+def two(catalogue):
+    (catalogue / "batch-mismatch.md").write_text(OTHER, encoding="utf-8")
+    return catalogue
+
+
+def top(query: str) -> str:
+    hits, _ = search(query)
+    return hits[0].id if hits else ""
+
+
+def test_message_with_other_values_matches_its_template(two):
+    hits, _ = search("ValueError: Expected input batch_size (17) to match target batch_size (4).")
+    assert hits[0].id == "batch-mismatch"
+    assert hits[0].why.startswith("message matches")
+
+
+def test_whole_traceback_finds_the_exception_line(two):
+    paste = """\
+Traceback (most recent call last):
+  File "/home/me/train.py", line 40, in <module>
+    loss = criterion(out, target)
+  File "/usr/lib/python3/site-packages/torch/nn/modules/loss.py", line 1188, in forward
+    return F.cross_entropy(input, target)
+ValueError: Expected input batch_size (64) to match target batch_size (32).
+"""
+    assert top(paste) == "batch-mismatch"
+
+
+def test_words_and_chinese_queries(two):
+    assert top("implicitly created scalar") == "vector-backward"
+    assert top("批大小") == "batch-mismatch"
+    assert top("非标量") == "vector-backward"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unbalanced quote',
+        "NEAR(a b) AND OR NOT",
+        "title:scalar",
+        "* ( ) [ ] { } ^ - + :",
+        "\x1b[31mRuntimeError\x1b[0m: grad can be \x1b[1mimplicitly\x1b[0m created",
+        "nul\x00byte",
+        "",
+        "   \n\t  ",
+        "x" * 3_000_000,
+        "RuntimeError: " + "word " * 200_000,
+        "\ufffd\ufffd invalid utf8 replaced",
+        "{n} {{ }} \\ ' ; -- drop table entries",
+    ],
+)
+def test_hostile_queries_are_searched_safely(two, query):
+    hits, _ = search(query)
+    assert isinstance(hits, list)
+
+
+def test_ansi_coloured_traceback(two):
+    paste = "\x1b[0;31mRuntimeError\x1b[0m: grad can be implicitly created only for scalar outputs"
+    hits, _ = search(paste)
+    assert hits[0].id == "vector-backward" and hits[0].why.startswith("message matches")
+
+
+def test_reader_handles_jupyter_pytest_chained_and_logs():
+    jupyter = """\
+RuntimeError                              Traceback (most recent call last)
+Input In [29], in <cell line: 1>()
+----> 1 A1.sum().backward()
+RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"""
+    paste = read_paste(jupyter)
+    assert [(r.type, r.message) for r in paste.raised] == [
+        ("RuntimeError", "element 0 of tensors does not require grad and does not have a grad_fn")
+    ]
+    pytest_out = "E   RuntimeError: grad can be implicitly created only for scalar outputs"
+    assert read_paste(pytest_out).raised[0].message.startswith("grad can be")
+    log = "2024-05-01 12:00:03,114 ERROR torch.OutOfMemoryError: CUDA out of memory. Tried"
+    assert read_paste(log).raised[0].type == "OutOfMemoryError"
+    warning = "/x/y.py:8: UserWarning: The .grad attribute of a Tensor that is not a leaf"
+    assert read_paste(warning).raised[0].warning
+    chained = """\
+Traceback (most recent call last):
+  File "a.py", line 1, in <module>
+KeyError: 'x'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "a.py", line 3, in <module>
+RuntimeError: boom"""
+    assert [r.type for r in read_paste(chained).raised] == ["KeyError", "RuntimeError"]
