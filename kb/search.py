@@ -129,7 +129,8 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
         basis = paste.text
     terms = words(basis, limit=MAX_TERMS)
     if has_cjk(query):
-        terms += cjk_grams(basis).split()[:MAX_TERMS]
+        grams = cjk_grams(basis, singles=False).split() or cjk_grams(basis).split()
+        terms += grams[:MAX_TERMS]
     return terms
 
 

@@ -56,12 +56,14 @@ STOPWORDS = frozenset(
 )
 
 
-def cjk_grams(text: str) -> str:
-    """Space-separated bigrams of every CJK run (a lone character stays as itself)."""
+def cjk_grams(text: str, singles: bool = True) -> str:
+    """Space-separated bigrams of every CJK run; a lone character stays as itself unless
+    `singles` is off (in a query, a lone 和 or 的 matches everything)."""
     grams: list[str] = []
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
-            grams.append(run)
+            if singles:
+                grams.append(run)
         else:
             grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return " ".join(grams)
@@ -71,14 +73,25 @@ def has_cjk(text: str) -> bool:
     return _CJK_RUN.search(text) is not None
 
 
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
 def words(text: str, limit: int = 64) -> list[str]:
-    """Distinct lowercase words worth searching for, in order of first appearance."""
+    """Distinct lowercase words worth searching for, in order of first appearance.
+
+    Compound identifiers also yield their parts (`TrainLoss` -> `train`, `loss`;
+    `retain_graph` -> `retain`, `graph`), since prose spells them apart.
+    """
     seen: dict[str, None] = {}
     for word in _WORD.findall(text):
-        low = word.lower()
-        if len(low) < 2 or low in STOPWORDS or low in seen:
-            continue
-        seen[low] = None
+        parts = [word]
+        if "_" in word.strip("_") or _CAMEL.fullmatch(word) is None:
+            parts += [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
+        for part in parts:
+            low = part.lower()
+            if len(low) < 2 or low in STOPWORDS or low in seen:
+                continue
+            seen[low] = None
         if len(seen) >= limit:
             break
-    return list(seen)
+    return list(seen)[:limit]
