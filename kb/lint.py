@@ -51,6 +51,7 @@ KEYS_OPTIONAL = (
     "links",
     "see_also",
     "timeout",
+    "requires",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -183,6 +184,12 @@ def lint_document(doc: Document) -> list[Problem]:
         not isinstance(see, list) or not all(isinstance(s, str) and _KEBAB.match(s) for s in see)
     ):
         add(line_of("see_also"), "KB016", "see_also must be a list of entry ids")
+    requires = meta.get("requires")
+    if requires is not None and (
+        not isinstance(requires, list)
+        or not all(isinstance(r, str) and re.match(r"^[A-Za-z_][\w.]*$", r) for r in requires)
+    ):
+        add(line_of("requires"), "KB003", "requires must be a list of importable module names")
     timeout = meta.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0

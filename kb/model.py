@@ -59,6 +59,7 @@ class Entry:
     links: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()
     timeout: float | None = None
+    requires: tuple[str, ...] = ()  # modules beyond torch the blocks import (numpy, PIL)
     line: int = 1  # where the front matter starts, for reports
     section_lines: dict[str, int] = field(default_factory=dict)
 

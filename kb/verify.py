@@ -96,6 +96,11 @@ def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
         return f"{entry.id} applies to torch {entry.torch}; this is {version}"
     if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
         return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
+    import importlib.util
+
+    missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{entry.id} needs {', '.join(missing)}, which is not installed"
     if device == "cuda":
         return cuda_skip_reason()
     return None

@@ -65,16 +65,23 @@ NON_LEAF = {"parameter-reassigned-non-leaf", "parameter-view-non-leaf", "non-lea
 # (paste, the entries that are right answers for it: the top hit must be one of them)
 CASES = [
     (SEED_BACKWARD_TWICE, {"backward-twice-retain-graph", "backward-twice-reused-tensor"}),
-    ("TypeError: torch.FloatTensor is not a Module subclass",
-     {"modulelist-tensor-not-module", "modulelist-parameter-not-module"}),
+    (
+        "TypeError: torch.FloatTensor is not a Module subclass",
+        {"modulelist-tensor-not-module", "modulelist-parameter-not-module"},
+    ),
     ("NotImplementedError exception: no description", {"forward-misspelled"}),
-    ("TypeError: default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
-     "lists; found <class 'markov_lm.util_html.Vocab'>", {"default-collate-custom-class"}),
+    (
+        "TypeError: default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
+        "lists; found <class 'markov_lm.util_html.Vocab'>",
+        {"default-collate-custom-class"},
+    ),
     (SEED_NON_LEAF, NON_LEAF),
     (SEED_ELEMENT_0, {"torch-tensor-cuts-graph"}),
     (SEED_INPLACE, {"inplace-modified-saved-tensor"}),
-    ("Sequential.forward() takes 2 positional arguments but 3 were given",
-     {"sequential-multiple-inputs"}),
+    (
+        "Sequential.forward() takes 2 positional arguments but 3 were given",
+        {"sequential-multiple-inputs"},
+    ),
     ("grad can be implicitly created only for scalar outputs", {"backward-non-scalar"}),
     ("TestLoss和TrainLoss相同", {"train-test-loss-identical"}),
     ("训练过程中出现了NaN", {"nan-from-undefined-op"}),
