@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the pastes are verbatim tracebacks; their lines stay as printed)
 """The shipped catalogue: clean under lint, and found from the error texts it grew from.
 
 The pastes below are the error output recorded in the project's original bug notes
