@@ -7,11 +7,13 @@ module loads no torch, no textual, no markdown parser unless a command needs one
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 MAX_QUERY_BYTES = 8 * 1024 * 1024
 
@@ -25,6 +27,8 @@ def _out(text: str = "") -> None:
 
 
 def _json(value: object) -> None:
+    import json
+
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
@@ -59,19 +63,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits, problems = search(query, limit=args.limit, explain=args.explain)
     _warn_problems(problems)
     if args.json:
-        _json(
-            [
-                {
-                    "id": h.id,
-                    "title": h.title,
-                    "kind": h.kind,
-                    "score": round(h.score, 3),
-                    "why": h.why,
-                    **({"parts": h.parts} if args.explain else {}),
-                }
-                for h in hits
-            ]
-        )
+        _json([h.as_dict(args.explain) for h in hits])
         return 0
     if not hits:
         sys.stderr.write("kb: no entry matches; try fewer words, or the exception line alone\n")
@@ -122,6 +114,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from kb import paths
     from kb.lint import RULES, lint_paths
 
@@ -133,7 +127,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for name in args.paths or [str(paths.entries_dir())]:
         path = Path(name)
         if path.is_dir():
-            targets.extend(paths.entry_files(path))
+            targets.extend(Path(f) for f in paths.entry_files(path))
         elif path.is_file():
             targets.append(path)
         else:
@@ -162,10 +156,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from kb import paths
     from kb.scaffold import ScaffoldError, new_entry
 
-    folder = Path(args.dir) if args.dir else paths.entries_dir()
+    folder = Path(args.dir or paths.entries_dir())
     try:
         path = new_entry(folder, args.id)
     except ScaffoldError as exc:
@@ -182,7 +178,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("verifying needs pytest: pip install pytest") from None
     folder = paths.entries_dir()
-    argv = [str(folder), "-q", "-p", "no:cacheprovider", "--rootdir", str(folder)]
+    argv = [folder, "-q", "-p", "no:cacheprovider", "--rootdir", folder]
     for device in args.device or []:
         argv += ["--device", device]
     argv += args.pytest_args
@@ -203,7 +199,37 @@ def cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_search_fast(argv: list[str]) -> SimpleNamespace | None:
+    """Parse `kb search` arguments without argparse (a few ms of a cold start).
+
+    Returns None for anything unusual (help, unknown options, bad values), and the caller
+    then lets argparse parse the same arguments and word any error.
+    """
+    args = SimpleNamespace(text=[], limit=5, json=False, explain=False, func=cmd_search)
+    items = iter(argv)
+    only_text = False
+    for token in items:
+        if only_text or token == "-" or not token.startswith("-"):
+            args.text.append(token)
+        elif token == "--":
+            only_text = True
+        elif token == "--json":
+            args.json = True
+        elif token == "--explain":
+            args.explain = True
+        elif token in ("-n", "--limit") or token.startswith("--limit="):
+            value = token.partition("=")[2] if "=" in token else next(items, "")
+            if not value.isdigit() or int(value) < 1:
+                return None
+            args.limit = int(value)
+        else:
+            return None
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="kb", description="A verified field guide to PyTorch failures."
     )
@@ -252,13 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    if getattr(args, "limit", 1) < 1:
-        parser.error("--limit must be at least 1")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        if getattr(args, "limit", 1) < 1:
+            parser.error("--limit must be at least 1")
     try:
         return args.func(args)
     except UserError as exc:

@@ -9,17 +9,13 @@ are imported only when a build is actually needed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 
 from kb import paths
-from kb.textnorm import cjk_grams
 
-SCHEMA = "kb-index-2"
+SCHEMA = "kb-index-3"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
 
@@ -28,21 +24,21 @@ class IndexError_(Exception):
     """The index cannot be built (no catalogue, unwritable location)."""
 
 
-def catalogue_state(files: Iterable[Path]) -> str:
+def catalogue_state(files: Iterable[str]) -> str:
     """A fingerprint of the catalogue's files; changes whenever any file does."""
     parts = []
     for path in files:
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError:
             continue
-        parts.append(f"{path.name}\t{st.st_size}\t{st.st_mtime_ns}")
+        parts.append(f"{os.path.basename(path)}\t{st.st_size}\t{st.st_mtime_ns}")
     return "\n".join(parts)
 
 
-def read_meta(db: Path) -> dict[str, str] | None:
+def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
     """The index's metadata, or None if the file is missing, corrupt or not ours."""
-    if not db.is_file():
+    if not os.path.isfile(db):
         return None
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -56,16 +52,23 @@ def read_meta(db: Path) -> dict[str, str] | None:
     return meta if meta.get("schema") == SCHEMA else None
 
 
-def is_current(db: Path, folder: Path, files: list[Path] | None = None) -> bool:
+def is_current(db: str | os.PathLike, folder: str | os.PathLike) -> bool:
     meta = read_meta(db)
     if meta is None:
         return False
-    files = paths.entry_files(folder) if files is None else files
-    return meta.get("folder") == str(folder) and meta.get("state") == catalogue_state(files)
+    folder = os.fspath(folder)
+    return meta.get("folder") == folder and meta.get("state") == catalogue_state(
+        paths.entry_files(folder)
+    )
 
 
 def entry_row(entry) -> dict:
     """One entries-table row; lists are stored as JSON text."""
+    import hashlib
+    import json
+
+    from kb.textnorm import cjk_grams
+
     body = "\n\n".join(
         [entry.cause, entry.explanation, entry.diagnose, " ".join(entry.tags), entry.id]
     )
@@ -96,38 +99,41 @@ def entry_row(entry) -> dict:
         "fix_text": entry.sections.get("Fix", ""),
         "see_also_text": entry.sections.get("See also", ""),
         "path": entry.path,
-        "sha": hashlib.sha1(Path(entry.path).read_bytes()).hexdigest(),
+        "sha": hashlib.sha1(open(entry.path, "rb").read()).hexdigest(),
         "errors_text": errors_text,
         "body": body,
         "zh": f"{zh}\n{cjk_grams(zh)}",
     }
 
 
-def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int, list]:
+def build_index(
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+) -> tuple[int, list]:
     """Build the index from the catalogue; return (entries indexed, problems skipped).
 
     Entries that break the format are left out and returned as problems, so one bad
     file never takes search down; `kb index` and `kb lint` report them.
     """
     import tempfile
+    from pathlib import Path
 
     import sqlite_utils
 
     from kb.entries import EntryError, entry_from_document, read_document
     from kb.lint import lint_catalogue, lint_document
-    from kb.templates import prefix
+    from kb.templates import literal_parts, prefix
 
-    folder = (folder or paths.entries_dir()).resolve()
-    db = db or paths.db_path(folder)
+    folder = os.path.realpath(folder or paths.entries_dir())
+    db = Path(db or paths.db_path(folder))
     files = paths.entry_files(folder)
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         raise IndexError_(f"no catalogue folder at {folder}")
     state = catalogue_state(files)
     problems = []
     docs = []
     for path in files:
         try:
-            doc = read_document(path)
+            doc = read_document(Path(path))
         except EntryError as exc:
             problems.extend(exc.problems)
             continue
@@ -165,6 +171,10 @@ def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int
                         "current": int(t in e.errors),
                         "exception": e.exception,
                         "prefix": prefix(t).lower(),
+                        # Fixed chunks, \x1f-separated: a cheap `in` test before any regex.
+                        "literals": "\x1f".join(
+                            p.strip().lower() for p in literal_parts(t) if p.strip()
+                        ),
                     }
                     for e in entries
                     for t in e.errors + e.older_errors
@@ -175,6 +185,7 @@ def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int
                     "current": int,
                     "exception": str,
                     "prefix": str,
+                    "literals": str,
                 },
             )
             base["entries"].enable_fts(
@@ -183,7 +194,7 @@ def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int
             base["meta"].insert_all(
                 [
                     {"key": "schema", "value": SCHEMA},
-                    {"key": "folder", "value": str(folder)},
+                    {"key": "folder", "value": folder},
                     {"key": "state", "value": state},
                     {"key": "count", "value": str(len(entries))},
                 ],
@@ -199,10 +210,12 @@ def build_index(db: Path | None = None, folder: Path | None = None) -> tuple[int
     return len(entries), sorted(problems)
 
 
-def ensure_index(db: Path | None = None, folder: Path | None = None) -> tuple[Path, list]:
+def ensure_index(
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+) -> tuple[str, list]:
     """Return a current index path, rebuilding it if missing, stale, corrupt or foreign."""
-    folder = (folder or paths.entries_dir()).resolve()
-    db = db or paths.db_path(folder)
+    folder = os.path.realpath(folder or paths.entries_dir())
+    db = os.fspath(db or paths.db_path(folder))
     if is_current(db, folder):
         return db, []
     _, problems = build_index(db, folder)

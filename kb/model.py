@@ -1,8 +1,9 @@
-"""The objects every layer of kb passes around: an entry, its code blocks, a search hit.
+"""The parsed catalogue: an entry and its runnable code blocks.
 
 Plain dataclasses with no behaviour beyond derived properties, so the parser, the
-index, the search, the CLI, the pytest plugin and (later) the TUI can share them
-without importing each other.
+index, the pytest plugin and (later) the TUI can share them without importing each
+other. (Search results, `kb.search.Hit`, live with search: the cold search path must
+not pay for importing dataclasses.)
 """
 
 from __future__ import annotations
@@ -91,15 +92,3 @@ class Entry:
     def check(self) -> str | None:
         block = self.blocks.get("check")
         return block.code if block else None
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result, with enough to print it and to explain its rank."""
-
-    id: str
-    title: str
-    kind: str
-    score: float
-    why: str
-    parts: dict[str, float] = field(default_factory=dict)

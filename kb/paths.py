@@ -1,56 +1,62 @@
 """Where the catalogue and the index live; environment variables override both.
 
-Stdlib only: this module sits on the `kb search` path.
+Plain `os.path` strings, no pathlib: this module sits on the `kb search` cold-start path,
+where every import counts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
+import zlib
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # Files in an entries folder that are about the catalogue rather than entries of it.
 NOT_ENTRIES = frozenset({"README.md"})
 
 
-def entries_dir() -> Path:
+def entries_dir() -> str:
     """The catalogue: $KB_ENTRIES, else the copy inside an installed wheel, else the checkout's."""
     env = os.environ.get("KB_ENTRIES")
     if env:
-        return Path(env).expanduser().resolve()
-    bundled = PACKAGE / "_entries"
-    if bundled.is_dir():
+        return os.path.realpath(os.path.expanduser(env))
+    bundled = os.path.join(PACKAGE, "_entries")
+    if os.path.isdir(bundled):
         return bundled
-    return PACKAGE.parent / "entries"
+    return os.path.join(os.path.dirname(PACKAGE), "entries")
 
 
-def entry_files(folder: Path | None = None) -> list[Path]:
+def entry_files(folder: str | os.PathLike | None = None) -> list[str]:
     """Entry files of a catalogue folder, sorted by name."""
-    folder = folder or entries_dir()
-    if not folder.is_dir():
+    folder = os.fspath(folder) if folder is not None else entries_dir()
+    try:
+        names = os.listdir(folder)
+    except OSError:
         return []
-    return sorted(p for p in folder.glob("*.md") if p.name not in NOT_ENTRIES)
+    return [
+        os.path.join(folder, name)
+        for name in sorted(names)
+        if name.endswith(".md") and name not in NOT_ENTRIES
+    ]
 
 
-def cache_dir() -> Path:
+def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kb"
+    return os.path.join(base, "kb")
 
 
-def db_path(folder: Path | None = None) -> Path:
+def db_path(folder: str | os.PathLike | None = None) -> str:
     """The SQLite index: $KB_DB, else one file per catalogue folder in the user's cache."""
     env = os.environ.get("KB_DB")
     if env:
-        return Path(env).expanduser()
-    folder = folder or entries_dir()
-    tag = hashlib.sha1(str(folder).encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return cache_dir() / f"index-{tag}.db"
+        return os.path.expanduser(env)
+    folder = os.fspath(folder) if folder is not None else entries_dir()
+    tag = zlib.crc32(folder.encode("utf-8", "surrogateescape"))
+    return os.path.join(cache_dir(), f"index-{tag:08x}.db")
 
 
-def record_path() -> Path:
+def record_path() -> str:
     """The last verification record written by `pytest entries/`."""
     env = os.environ.get("KB_RECORD")
     if env:
-        return Path(env).expanduser()
-    return cache_dir() / "verified.json"
+        return os.path.expanduser(env)
+    return os.path.join(cache_dir(), "verified.json")

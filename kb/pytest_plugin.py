@@ -42,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _catalogue_folders(config: pytest.Config) -> set[Path]:
     folders = {Path(p).resolve() for p in config.getini("kb_entries")}
-    folders.add(paths.entries_dir().resolve())
+    folders.add(Path(paths.entries_dir()).resolve())
     return folders
 
 
@@ -178,7 +178,7 @@ def write_record(results: list[tuple[str, str, str]]) -> Path:
     """Merge this run's outcomes into the verification record that `kb show` reads."""
     import torch
 
-    target = paths.record_path()
+    target = Path(paths.record_path())
     try:
         record = json.loads(target.read_text(encoding="utf-8"))
         if not isinstance(record, dict) or not isinstance(record.get("entries"), dict):

@@ -16,15 +16,11 @@ the index is stale and has to be rebuilt first.
 
 from __future__ import annotations
 
-import difflib
-import json
+import os
 import re
 import sqlite3
-from dataclasses import dataclass
-from pathlib import Path
 
 from kb import paths
-from kb.model import Hit
 from kb.tb import Paste, read_paste
 from kb.templates import compile_template, first_line, strip_ansi
 from kb.textnorm import cjk_grams, has_cjk, words
@@ -37,20 +33,57 @@ MAX_MESSAGES = 8
 MAX_TERMS = 48
 
 
-@dataclass
+class Hit:
+    """One search result: what to print, and the score's parts for `--explain`.
+
+    A plain class rather than a dataclass: importing dataclasses costs more than the
+    whole search on a cold start.
+    """
+
+    __slots__ = ("id", "title", "kind", "score", "why", "parts")
+
+    def __init__(
+        self, id: str, title: str, kind: str, score: float, why: str, parts: dict[str, float]
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.kind = kind
+        self.score = score
+        self.why = why
+        self.parts = parts
+
+    def as_dict(self, explain: bool = False) -> dict:
+        out = {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "why": self.why,
+        }
+        if explain:
+            out["parts"] = {k: round(v, 3) for k, v in self.parts.items()}
+        return out
+
+    def __repr__(self) -> str:
+        return f"Hit({self.id!r}, score={self.score:.2f}, why={self.why!r})"
+
+
 class _Signal:
-    score: float = 0.0
-    why: str = ""
+    __slots__ = ("score", "why")
+
+    def __init__(self, score: float = 0.0, why: str = "") -> None:
+        self.score = score
+        self.why = why
 
 
-def _connect(db: Path) -> sqlite3.Connection:
+def _connect(db: str) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     return conn
 
 
 def open_index(
-    db: Path | None = None, folder: Path | None = None
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
 ) -> tuple[sqlite3.Connection, list]:
     """A read-only connection to a current index (rebuilt first if needed), and any
     entries the rebuild had to skip."""
@@ -88,14 +121,19 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     signals: dict[str, _Signal] = {}
     if not messages:
         return signals
-    rows = conn.execute("select entry_id, template, exception, prefix from templates").fetchall()
+    rows = conn.execute(
+        "select entry_id, template, exception, prefix, literals from templates"
+    ).fetchall()
     folded = [(etype, msg, _fold(msg)) for etype, msg in messages if msg]
     for row in rows:
         best = 0.0
         why = ""
         literal = _fold(_literal(row["template"]))
+        chunks = row["literals"].split("\x1f") if row["literals"] else []
         for etype, msg, low in folded:
-            if compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
+            # Every fixed chunk must occur in the message before a regex is worth compiling.
+            could_match = all(c in low for c in chunks)
+            if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
                 score, reason = 1.0, "message matches"
             elif len(row["prefix"]) >= 12 and low.startswith(_fold(row["prefix"])):
                 score, reason = 0.6, "message starts like"
@@ -176,8 +214,8 @@ def search(
     query: str,
     limit: int = 5,
     explain: bool = False,
-    db: Path | None = None,
-    folder: Path | None = None,
+    db: str | os.PathLike | None = None,
+    folder: str | os.PathLike | None = None,
 ) -> tuple[list[Hit], list]:
     """Rank entries for a query (a message, a whole traceback, or symptom words)."""
     conn, problems = open_index(db, folder)
@@ -215,14 +253,19 @@ def search(
 
 
 def _load_record() -> dict:
+    import json
+
     try:
-        data = json.loads(paths.record_path().read_text(encoding="utf-8"))
+        with open(paths.record_path(), encoding="utf-8") as fh:
+            data = json.load(fh)
         return data.get("entries", {}) if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
 def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
+    import json
+
     return {
         "id": row["id"],
         "title": row["title"],
@@ -256,7 +299,7 @@ def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
     }
 
 
-def get_entry(entry_id: str, db: Path | None = None) -> tuple[dict | None, list]:
+def get_entry(entry_id: str, db: str | None = None) -> tuple[dict | None, list]:
     """One entry as a plain dict (the `kb show --json` shape), or None."""
     conn, problems = open_index(db)
     try:
@@ -267,7 +310,7 @@ def get_entry(entry_id: str, db: Path | None = None) -> tuple[dict | None, list]
 
 
 def list_entries(
-    tag: str | None = None, kind: str | None = None, db: Path | None = None
+    tag: str | None = None, kind: str | None = None, db: str | None = None
 ) -> tuple[list[dict], list]:
     """Entries (the `kb list --json` shape), optionally by tag and kind, sorted by id."""
     conn, problems = open_index(db)
@@ -309,8 +352,10 @@ def list_entries(
     return out, problems
 
 
-def suggest_ids(entry_id: str, db: Path | None = None) -> list[str]:
+def suggest_ids(entry_id: str, db: str | None = None) -> list[str]:
     """Ids close to a mistyped one."""
+    import difflib
+
     conn, _ = open_index(db)
     try:
         ids = [r[0] for r in conn.execute("select id from entries")]

@@ -10,7 +10,6 @@ last frames, and hands search the message itself. Stdlib only (search path).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from kb.templates import strip_ansi
 
@@ -37,22 +36,32 @@ _PREFIX = re.compile(
 )
 
 
-@dataclass
+# Plain classes, not dataclasses: this module is on the cold-start path of `kb search`.
 class Raised:
     """One exception or warning line found in the paste."""
 
-    type: str  # class name without module, e.g. "RuntimeError"
-    message: str  # its first line
-    detail: str = ""  # following lines that belong to the message
-    warning: bool = False
+    __slots__ = ("type", "message", "detail", "warning")
+
+    def __init__(self, type: str, message: str, detail: str = "", warning: bool = False) -> None:
+        self.type = type  # class name without module, e.g. "RuntimeError"
+        self.message = message  # its first line
+        self.detail = detail  # following lines that belong to the message
+        self.warning = warning
+
+    def __repr__(self) -> str:
+        return f"Raised({self.type!r}, {self.message!r})"
 
 
-@dataclass
 class Paste:
-    raised: list[Raised] = field(default_factory=list)
-    frames: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, function)
-    code: list[str] = field(default_factory=list)  # source lines shown under frames
-    text: str = ""  # the cleaned paste
+    """What was found in a paste."""
+
+    __slots__ = ("raised", "frames", "code", "text")
+
+    def __init__(self, text: str = "") -> None:
+        self.raised: list[Raised] = []
+        self.frames: list[tuple[str, int, str]] = []  # (file, line, function)
+        self.code: list[str] = []  # source lines shown under frames
+        self.text = text  # the cleaned paste
 
     @property
     def is_traceback(self) -> bool:

@@ -6,6 +6,8 @@ The pastes below are the error output recorded in the project's original bug not
 describe, as a user would type them.
 """
 
+from pathlib import Path
+
 import pytest
 
 from kb import paths
@@ -92,12 +94,12 @@ CASES = [
 
 
 def test_catalogue_is_lint_clean():
-    problems = lint_paths(paths.entry_files())
+    problems = lint_paths(Path(p) for p in paths.entry_files())
     assert [str(p) for p in problems] == []
 
 
 def test_catalogue_covers_the_seed_notes():
-    ids = {p.stem for p in paths.entry_files()}
+    ids = {Path(p).stem for p in paths.entry_files()}
     assert {next(iter(ok)) for _, ok in CASES} <= ids
 
 
