@@ -113,6 +113,51 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from kb.catalogue import render_stats, stats
+    from kb.search import list_entries
+
+    rows, problems = list_entries()
+    _warn_problems(problems)
+    figures = stats(rows)
+    if args.json:
+        _json(figures)
+    else:
+        _out(render_stats(figures))
+    return 0
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    import os
+
+    from kb import paths
+    from kb.catalogue import render_index
+    from kb.search import list_entries
+
+    rows, problems = list_entries()
+    if problems:
+        _warn_problems(problems)
+        raise UserError("fix the entries above first (`kb lint`)")
+    text = render_index(rows)
+    target = os.path.join(paths.entries_dir(), "README.md")
+    if args.check:
+        try:
+            with open(target, encoding="utf-8") as fh:
+                current = fh.read()
+        except OSError:
+            current = ""
+        if current != text:
+            raise UserError(f"{target} is out of date: run `kb catalogue --write`")
+        return 0
+    if args.write:
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        _out(f"wrote {target} ({len(rows)} entries)")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -252,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("error", "warning", "silent", "guide"))
     p.add_argument("--json", action="store_true", help="print entries as JSON")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("stats", help="coverage figures of the catalogue")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("catalogue", help="print (or write) the catalogue index entries/README.md")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="write entries/README.md")
+    group.add_argument("--check", action="store_true", help="exit 1 if it is out of date")
+    p.set_defaults(func=cmd_catalogue)
 
     p = sub.add_parser("lint", help="check entries against the format")
     p.add_argument("paths", nargs="*", help="files or folders (default: the catalogue)")

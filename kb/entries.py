@@ -66,6 +66,7 @@ def entry_from_document(doc: Document) -> Entry:
         see_also=tuple(meta.get("see_also") or ()),
         timeout=float(timeout) if timeout is not None else None,
         requires=tuple(meta.get("requires") or ()),
+        area=meta.get("area"),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

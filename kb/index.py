@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from kb import paths
 
-SCHEMA = "kb-index-3"
+SCHEMA = "kb-index-4"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
 
@@ -78,6 +78,7 @@ def entry_row(entry) -> dict:
         "id": entry.id,
         "title": entry.title,
         "kind": entry.kind,
+        "area": entry.area,
         "exception": entry.exception,
         "errors": json.dumps(list(entry.errors), ensure_ascii=False),
         "older_errors": json.dumps(list(entry.older_errors), ensure_ascii=False),

@@ -40,6 +40,7 @@ RULES: dict[str, str] = {
     "KB022": "links are http(s) addresses",
     "KB023": "a runnable block sits in its own section (repro: Repro, fix: Fix, check: Check)",
     "KB024": "no TODO left from the `kb new` template",
+    "KB025": "area is one of the catalogue's areas (see kb/catalogue.py)",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "tags", "devices", "torch", "zh")
@@ -52,6 +53,7 @@ KEYS_OPTIONAL = (
     "see_also",
     "timeout",
     "requires",
+    "area",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -184,6 +186,10 @@ def lint_document(doc: Document) -> list[Problem]:
         not isinstance(see, list) or not all(isinstance(s, str) and _KEBAB.match(s) for s in see)
     ):
         add(line_of("see_also"), "KB016", "see_also must be a list of entry ids")
+    from kb.catalogue import AREA_KEYS
+
+    if "area" in meta and meta["area"] not in AREA_KEYS:
+        add(line_of("area"), "KB025", f"area must be one of: {', '.join(AREA_KEYS)}")
     requires = meta.get("requires")
     if requires is not None and (
         not isinstance(requires, list)

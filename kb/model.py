@@ -60,6 +60,7 @@ class Entry:
     links: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()
     timeout: float | None = None
+    area: str | None = None  # section of the catalogue index (kb.catalogue.AREAS)
     requires: tuple[str, ...] = ()  # modules beyond torch the blocks import (numpy, PIL)
     line: int = 1  # where the front matter starts, for reports
     section_lines: dict[str, int] = field(default_factory=dict)

@@ -14,6 +14,10 @@ import yaml
 from markdown_it import MarkdownIt
 
 _FENCE = re.compile(r"^---\s*$")
+# One parser for every file; inline parsing is off because only block structure
+# (headings, fences) matters here, and it is most of markdown-it's time.
+_MD = MarkdownIt("commonmark").disable(["inline", "text_join"], ignoreInvalid=True)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 
 
@@ -71,7 +75,7 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
     text = text.replace("\r\n", "\n")
     source, body, body_line = split_front_matter(text)
     try:
-        meta = yaml.safe_load(source) if source.strip() else {}
+        meta = yaml.load(source, Loader=_YAML_LOADER) if source.strip() else {}
     except yaml.YAMLError as exc:
         # The construct's start (an unclosed '[') is where a reader must look, when known.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
@@ -88,7 +92,7 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
 
     doc = Document(path=path, meta=meta, meta_lines=meta_lines, body_line=body_line)
     body_lines = body.split("\n")
-    tokens = MarkdownIt("commonmark").parse(body)
+    tokens = _MD.parse(body)
     heads: list[tuple[int, str]] = []  # (0-based body line, title) of level-2 headings
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open" and tok.map is not None:
