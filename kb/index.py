@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from kb import paths
 
-SCHEMA = "kb-index-4"
+SCHEMA = "kb-index-6"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
 
@@ -60,6 +60,14 @@ def is_current(db: str | os.PathLike, folder: str | os.PathLike) -> bool:
     return meta.get("folder") == folder and meta.get("state") == catalogue_state(
         paths.entry_files(folder)
     )
+
+
+ENTRY_COLUMNS = (
+    "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
+    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "symptom", "cause",
+    "explanation", "diagnose", "repro", "fix", "check_code", "fix_text", "see_also_text",
+    "path", "sha", "errors_text", "body", "zh",
+)  # fmt: skip
 
 
 def entry_row(entry) -> dict:
@@ -107,31 +115,15 @@ def entry_row(entry) -> dict:
     }
 
 
-def build_index(
-    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
-) -> tuple[int, list]:
-    """Build the index from the catalogue; return (entries indexed, problems skipped).
-
-    Entries that break the format are left out and returned as problems, so one bad
-    file never takes search down; `kb index` and `kb lint` report them.
-    """
-    import tempfile
+def _load_docs(files: list[str]) -> tuple[list, list]:
+    """Parse and lint files: (valid documents, problems of the others)."""
     from pathlib import Path
 
-    import sqlite_utils
+    from kb.entries import EntryError, read_document
+    from kb.lint import lint_document
 
-    from kb.entries import EntryError, entry_from_document, read_document
-    from kb.lint import lint_catalogue, lint_document
-    from kb.templates import literal_parts, prefix
-
-    folder = os.path.realpath(folder or paths.entries_dir())
-    db = Path(db or paths.db_path(folder))
-    files = paths.entry_files(folder)
-    if not os.path.isdir(folder):
-        raise IndexError_(f"no catalogue folder at {folder}")
-    state = catalogue_state(files)
-    problems = []
-    docs = []
+    problems: list = []
+    docs: list = []
     for path in files:
         try:
             doc = read_document(Path(path))
@@ -143,14 +135,103 @@ def build_index(
             problems.extend(found)
         else:
             docs.append(doc)
-    seen: set[str] = set()
-    unique = []
+    return docs, problems
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _template_rows(entry) -> list[dict]:
+    from kb.templates import literal_parts, prefix
+
+    return [
+        {
+            "entry_id": entry.id,
+            "template": t,
+            "current": int(t in entry.errors),
+            "exception": entry.exception,
+            "prefix": _fold(prefix(t)),
+            # Fixed chunks, \x1f-separated: a cheap `in` test before any regex is compiled.
+            "literals": "\x1f".join(_fold(p) for p in literal_parts(t) if p.strip()),
+            # The fixed text alone, folded: what the template full-text index holds.
+            "literal_text": _fold(" ".join(literal_parts(t))),
+        }
+        for t in entry.errors + entry.older_errors
+    ]
+
+
+def _file_row(path: str, entry_id: str | None) -> dict:
+    st = os.stat(path)
+    return {
+        "name": os.path.basename(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "entry_id": entry_id,
+    }
+
+
+def _write_entries(base, docs: list, files: list[str], existing: set[str]) -> tuple[int, list]:
+    """Insert valid, not yet indexed entries; record every file. Returns (count, problems)."""
+    from kb.entries import entry_from_document
+    from kb.lint import Problem
+
+    problems = []
+    owner: dict[str, str] = {}
+    entries = []
     for doc in docs:
-        if doc.meta["id"] not in seen:
-            seen.add(doc.meta["id"])
-            unique.append(doc)
-    problems.extend(p for p in lint_catalogue(docs) if p.code == "KB017")
-    entries = [entry_from_document(d) for d in unique]
+        ident = doc.meta["id"]
+        if ident in existing or ident in owner:
+            where = owner.get(ident, "another entry")
+            line = doc.meta_lines.get("id", 1)
+            problems.append(
+                Problem(doc.path, line, "KB017", f"id '{ident}' is also used by {where}")
+            )
+            continue
+        owner[ident] = doc.path
+        entries.append(entry_from_document(doc))
+    base["entries"].insert_all((entry_row(e) for e in entries), pk="id")
+    base["templates"].insert_all(
+        (row for e in entries for row in _template_rows(e)),
+        columns={
+            "entry_id": str,
+            "template": str,
+            "current": int,
+            "exception": str,
+            "prefix": str,
+            "literals": str,
+            "literal_text": str,
+        },
+    )
+    by_path = {os.path.abspath(e.path): e.id for e in entries}
+    base["files"].upsert_all(
+        (_file_row(f, by_path.get(os.path.abspath(f))) for f in files if os.path.exists(f)),
+        pk="name",
+        columns={"name": str, "size": int, "mtime_ns": int, "entry_id": str},
+    )
+    return len(entries), problems
+
+
+def build_index(
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+) -> tuple[int, list]:
+    """Build the whole index from the catalogue; return (entries indexed, problems skipped).
+
+    Entries that break the format are left out and returned as problems, so one bad
+    file never takes search down; `kb index` and `kb lint` report them.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import sqlite_utils
+
+    folder = os.path.realpath(folder or paths.entries_dir())
+    db = Path(db or paths.db_path(folder))
+    if not os.path.isdir(folder):
+        raise IndexError_(f"no catalogue folder at {folder}")
+    files = paths.entry_files(folder)
+    state = catalogue_state(files)
+    docs, problems = _load_docs(files)
 
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -163,41 +244,30 @@ def build_index(
         conn = sqlite3.connect(tmp)
         try:
             base = sqlite_utils.Database(conn)
-            base["entries"].insert_all((entry_row(e) for e in entries), pk="id")
-            base["templates"].insert_all(
-                (
-                    {
-                        "entry_id": e.id,
-                        "template": t,
-                        "current": int(t in e.errors),
-                        "exception": e.exception,
-                        "prefix": prefix(t).lower(),
-                        # Fixed chunks, \x1f-separated: a cheap `in` test before any regex.
-                        "literals": "\x1f".join(
-                            p.strip().lower() for p in literal_parts(t) if p.strip()
-                        ),
-                    }
-                    for e in entries
-                    for t in e.errors + e.older_errors
-                ),
-                columns={
-                    "entry_id": str,
-                    "template": str,
-                    "current": int,
-                    "exception": str,
-                    "prefix": str,
-                    "literals": str,
-                },
+            base["entries"].create(
+                {key: str for key in entry_row_columns()}, pk="id", not_null={"id"}
             )
+            # Triggers keep the full-text table in step with later incremental updates.
             base["entries"].enable_fts(
-                list(FTS_COLUMNS), fts_version="FTS5", tokenize="porter unicode61"
+                list(FTS_COLUMNS),
+                fts_version="FTS5",
+                tokenize="porter unicode61",
+                create_triggers=True,
+            )
+            count, dupes = _write_entries(base, docs, files, set())
+            problems.extend(dupes)
+            base["templates"].create_index(["entry_id"], if_not_exists=True)
+            base["templates"].enable_fts(
+                ["literal_text"],
+                fts_version="FTS5",
+                tokenize="porter unicode61",
+                create_triggers=True,
             )
             base["meta"].insert_all(
                 [
                     {"key": "schema", "value": SCHEMA},
                     {"key": "folder", "value": folder},
                     {"key": "state", "value": state},
-                    {"key": "count", "value": str(len(entries))},
                 ],
                 pk="key",
             )
@@ -208,16 +278,104 @@ def build_index(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return len(entries), sorted(problems)
+    return count, sorted(problems)
+
+
+def entry_row_columns() -> tuple[str, ...]:
+    return ENTRY_COLUMNS
+
+
+def update_index(db: str, folder: str) -> tuple[int, list] | None:
+    """Re-index only the files that changed since the last build, in one transaction.
+
+    Returns (entries re-indexed, problems), or None when a full build is the better
+    course (no usable index, or most of the catalogue changed).
+    """
+    import sqlite_utils
+
+    files = paths.entry_files(folder)
+    current = {}
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        current[os.path.basename(path)] = (path, st.st_size, st.st_mtime_ns)
+    try:
+        conn = sqlite3.connect(db, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        known = {
+            name: (size, mtime, entry_id)
+            for name, size, mtime, entry_id in conn.execute(
+                "select name, size, mtime_ns, entry_id from files"
+            )
+        }
+        changed = [
+            name
+            for name, (_, size, mtime) in current.items()
+            if known.get(name, (None, None, None))[:2] != (size, mtime)
+        ]
+        removed = [name for name in known if name not in current]
+        if len(changed) + len(removed) > max(50, len(current) // 4):
+            return None
+        base = sqlite_utils.Database(conn)
+        docs, problems = _load_docs([current[name][0] for name in changed])
+        with conn:  # one transaction: readers see the old index or the new one
+            for name in changed + removed:
+                old_id = known.get(name, (None, None, None))[2]
+                if old_id:
+                    conn.execute("delete from entries where id = ?", (old_id,))
+                    conn.execute("delete from templates where entry_id = ?", (old_id,))
+                conn.execute("delete from files where name = ?", (name,))
+            existing = {row[0] for row in conn.execute("select id from entries")}
+            count, dupes = _write_entries(
+                base, docs, [current[name][0] for name in changed], existing
+            )
+            problems.extend(dupes)
+            conn.execute("update meta set value = ? where key = 'state'", (catalogue_state(files),))
+        return count, sorted(problems)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+# Within one process (the TUI, a notebook), a full stat of every entry file is made at
+# most this often; the folder's own mtime (files added, removed, or saved by rename) is
+# checked on every search.
+RECHECK_SECONDS = 0.5
+_checked: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 def ensure_index(
     db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
 ) -> tuple[str, list]:
-    """Return a current index path, rebuilding it if missing, stale, corrupt or foreign."""
+    """Return a current index path: updated for changed files, or rebuilt if it is
+    missing, corrupt, foreign, or most of the catalogue changed."""
+    import time
+
     folder = os.path.realpath(folder or paths.entries_dir())
     db = os.fspath(db or paths.db_path(folder))
-    if is_current(db, folder):
+    try:
+        folder_mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        folder_mtime = -1
+    key = (db, folder)
+    now = time.monotonic()
+    last = _checked.get(key)
+    if last and now - last[0] < RECHECK_SECONDS and last[1] == folder_mtime and os.path.isfile(db):
         return db, []
-    _, problems = build_index(db, folder)
+    meta = read_meta(db)
+    problems: list = []
+    if meta is None or meta.get("folder") != folder:
+        _, problems = build_index(db, folder)
+    elif meta.get("state") != catalogue_state(paths.entry_files(folder)):
+        result = update_index(db, folder)
+        if result is None:
+            _, problems = build_index(db, folder)
+        else:
+            problems = result[1]
+    _checked[key] = (now, folder_mtime)
     return db, problems

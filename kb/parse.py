@@ -79,7 +79,9 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
     except yaml.YAMLError as exc:
         # The construct's start (an unclosed '[') is where a reader must look, when known.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = 2 + mark.line if mark is not None else 1
+        # Clamped to the front matter: "end of stream" errors point past its last line.
+        last = 1 + len(source.split("\n"))
+        line = min(2 + mark.line, last) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ParseError(line, "KB002", f"front matter is not valid YAML: {problem}") from None
     if not isinstance(meta, dict):

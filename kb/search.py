@@ -31,6 +31,7 @@ TEMPLATE_WEIGHT = 100.0
 FTS_WEIGHT = 10.0
 MAX_MESSAGES = 8
 MAX_TERMS = 48
+TEMPLATE_CANDIDATES = 60
 
 
 class Hit:
@@ -116,26 +117,43 @@ def _messages(paste: Paste) -> list[tuple[str | None, str]]:
     return [(None, ln) for ln in lines[:MAX_MESSAGES]]
 
 
+def _fts_match(terms: list[str]) -> str:
+    # Every term is quoted, so nothing a user pastes can become FTS5 syntax.
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
 def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
-    messages = _messages(paste)
+    """Score entries by how their message templates meet the pasted messages.
+
+    Candidates come from a full-text index over the templates' fixed words, so the cost
+    does not grow with the catalogue; only those few are tested exactly.
+    """
+    messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
     signals: dict[str, _Signal] = {}
-    if not messages:
+    terms = words(" ".join(msg for _, msg in messages), limit=MAX_TERMS)
+    if not terms:
         return signals
-    rows = conn.execute(
-        "select entry_id, template, exception, prefix, literals from templates"
-    ).fetchall()
-    folded = [(etype, msg, _fold(msg)) for etype, msg in messages if msg]
+    try:
+        rows = conn.execute(
+            "select t.entry_id, t.template, t.exception, t.prefix, t.literals, t.literal_text "
+            "from templates_fts join templates t on t.rowid = templates_fts.rowid "
+            "where templates_fts match ? order by bm25(templates_fts) limit ?",
+            (_fts_match(terms), TEMPLATE_CANDIDATES),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return signals
+    folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
     for row in rows:
         best = 0.0
         why = ""
-        literal = _fold(_literal(row["template"]))
+        literal = row["literal_text"]
         chunks = row["literals"].split("\x1f") if row["literals"] else []
         for etype, msg, low in folded:
-            # Every fixed chunk must occur in the message before a regex is worth compiling.
+            # Every fixed chunk must occur in the message before a regex is worth running.
             could_match = all(c in low for c in chunks)
             if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
                 score, reason = 1.0, "message matches"
-            elif len(row["prefix"]) >= 12 and low.startswith(_fold(row["prefix"])):
+            elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
                 score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
                 score = 0.3 + 0.3 * min(1.0, len(low) / len(literal))
@@ -149,10 +167,6 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
         if best > signals.get(row["entry_id"], _Signal()).score:
             signals[row["entry_id"]] = _Signal(best, why)
     return signals
-
-
-def _literal(template: str) -> str:
-    return re.sub(r"\{[^{}]*\}", " ", template)
 
 
 def _short(text: str, width: int = 70) -> str:
@@ -175,8 +189,7 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
 def _fts_signals(conn: sqlite3.Connection, terms: list[str]) -> dict[str, float]:
     if not terms:
         return {}
-    # Every term is quoted, so nothing a user pastes can become FTS5 syntax.
-    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    match = _fts_match(terms)
     weights = ", ".join(str(w) for w in FTS_WEIGHTS)
     sql = (
         f"select e.id as id, bm25(entries_fts, {weights}) as rank "
@@ -244,10 +257,14 @@ def search(
             sig = templates.get(entry_id, _Signal())
             relevance = fts.get(entry_id, 0.0)
             parts = {"template": TEMPLATE_WEIGHT * sig.score, "text": FTS_WEIGHT * relevance}
-            why = sig.why or _matched_fields(row, terms)
-            hits.append(Hit(entry_id, row["title"], row["kind"], sum(parts.values()), why, parts))
+            hits.append(
+                Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts)
+            )
         hits.sort(key=lambda h: (-h.score, h.id))
-        return hits[:limit], problems
+        hits = hits[:limit]
+        for hit in hits:  # wording the reason costs; only for what is shown
+            hit.why = hit.why or _matched_fields(rows[hit.id], terms)
+        return hits, problems
     finally:
         conn.close()
 

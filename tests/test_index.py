@@ -12,11 +12,13 @@ def test_build_writes_one_file_and_no_leftovers(catalogue, tmp_path):
     db = tmp_path / "index.db"
     count, problems = build_index(db, catalogue)
     assert (count, problems) == (1, [])
-    assert read_meta(db)["count"] == "1"
+    assert read_meta(db)["folder"] == str(catalogue)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entries", "index.db"]
 
 
-def test_changed_entry_is_picked_up_by_the_next_search(catalogue, tmp_path):
+def test_changed_entry_is_picked_up_by_the_next_search(catalogue, tmp_path, monkeypatch):
+    # In one process the per-file check is throttled; a new process always checks.
+    monkeypatch.setattr("kb.index.RECHECK_SECONDS", 0)
     db = tmp_path / "index.db"
     ensure_index(db, catalogue)
     path = catalogue / "vector-backward.md"
@@ -66,3 +68,31 @@ def test_malformed_entry_is_skipped_and_named(catalogue, tmp_path):
     ]
     hits, skipped = search("scalar outputs", db=db, folder=catalogue)
     assert hits[0].id == "vector-backward" and skipped == []
+
+
+def test_one_changed_file_is_updated_in_place(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr("kb.index.RECHECK_SECONDS", 0)
+    db = tmp_path / "index.db"
+    (catalogue / "second-one.md").write_text(entry_text("second-one"), encoding="utf-8")
+    ensure_index(db, catalogue)
+    inode = os.stat(db).st_ino
+    path = catalogue / "second-one.md"
+    path.write_text(entry_text("second-one").replace("non-scalar", "vector"), encoding="utf-8")
+    os.utime(path, ns=(1, 1))
+    _, problems = ensure_index(db, catalogue)
+    assert problems == [] and os.stat(db).st_ino == inode  # updated, not rebuilt
+    hits, _ = search("vector", db=db, folder=catalogue)
+    assert [h.id for h in hits][:1] == ["second-one"]
+    path.unlink()
+    ensure_index(db, catalogue)
+    hits, _ = search("implicitly created only for scalar outputs", db=db, folder=catalogue)
+    assert [h.id for h in hits] == ["vector-backward"]
+
+
+def test_duplicate_id_in_a_changed_file_is_refused(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr("kb.index.RECHECK_SECONDS", 0)
+    db = tmp_path / "index.db"
+    ensure_index(db, catalogue)
+    (catalogue / "copy.md").write_text(entry_text("vector-backward"), encoding="utf-8")
+    _, problems = ensure_index(db, catalogue)
+    assert {p.code for p in problems} >= {"KB004"}
