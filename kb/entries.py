@@ -67,6 +67,7 @@ def entry_from_document(doc: Document) -> Entry:
         timeout=float(timeout) if timeout is not None else None,
         requires=tuple(meta.get("requires") or ()),
         area=meta.get("area"),
+        without_cuda=bool(meta.get("without_cuda", False)),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

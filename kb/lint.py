@@ -54,6 +54,7 @@ KEYS_OPTIONAL = (
     "timeout",
     "requires",
     "area",
+    "without_cuda",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -196,6 +197,8 @@ def lint_document(doc: Document) -> list[Problem]:
         or not all(isinstance(r, str) and re.match(r"^[A-Za-z_][\w.]*$", r) for r in requires)
     ):
         add(line_of("requires"), "KB003", "requires must be a list of importable module names")
+    if "without_cuda" in meta and not isinstance(meta["without_cuda"], bool):
+        add(line_of("without_cuda"), "KB003", "without_cuda must be true or false")
     timeout = meta.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0

@@ -62,6 +62,7 @@ class Entry:
     timeout: float | None = None
     area: str | None = None  # section of the catalogue index (kb.catalogue.AREAS)
     requires: tuple[str, ...] = ()  # modules beyond torch the blocks import (numpy, PIL)
+    without_cuda: bool = False  # the failure only exists where CUDA is unavailable
     line: int = 1  # where the front matter starts, for reports
     section_lines: dict[str, int] = field(default_factory=dict)
 

@@ -96,6 +96,8 @@ def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
         return f"{entry.id} applies to torch {entry.torch}; this is {version}"
     if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
         return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
+    if entry.without_cuda and torch.cuda.is_available():
+        return f"{entry.id} only fails where CUDA is unavailable, and this machine has CUDA"
     import importlib.util
 
     missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
