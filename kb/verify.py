@@ -206,16 +206,20 @@ def _names_in_mro(obj_type: type) -> set[str]:
 
 
 def exception_matches(entry: Entry, exc: BaseException) -> bool:
-    """Is this the entry's exception: the documented class and one of its messages?"""
+    """Is this the entry's exception: the documented class and one of its messages?
+
+    Older wordings count too, so an entry verifies on the older releases it covers; a
+    new wording that is in neither list still fails, which is how a change is caught.
+    """
     if entry.exception not in _names_in_mro(type(exc)):
         return False
-    return any(matches(t, str(exc)) for t in entry.errors)
+    return any(matches(t, str(exc)) for t in entry.errors + entry.older_errors)
 
 
 def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:
     if entry.exception not in _names_in_mro(caught.category):
         return False
-    return any(matches(t, str(caught.message)) for t in entry.errors)
+    return any(matches(t, str(caught.message)) for t in entry.errors + entry.older_errors)
 
 
 def trainable_tensors(namespace: dict) -> dict[str, torch.Tensor]:
