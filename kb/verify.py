@@ -19,6 +19,7 @@ Pytest is not imported here, so other tools (a crash hook, `kb verify`) can reus
 from __future__ import annotations
 
 import contextlib
+import linecache
 import random
 import signal
 import sys
@@ -136,14 +137,20 @@ def _isolated_torch_state() -> Iterator[None]:
     dtype = torch.get_default_dtype()
     default_device = torch.get_default_device()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    # torch.compile's first call switches distribution argument checks off process-wide.
+    validate = torch.distributions.Distribution._validate_args
     try:
         yield
     finally:
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
-        torch.set_default_device(default_device)
+        if torch.get_default_device() != default_device:
+            # None clears the device context; setting "cpu" would install one for good.
+            is_plain_cpu = default_device == torch.device("cpu")
+            torch.set_default_device(None if is_plain_cpu else default_device)
         torch.use_deterministic_algorithms(deterministic)
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 def _seed() -> None:
@@ -152,6 +159,11 @@ def _seed() -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed(0)
+
+
+def block_filename(path: str, role: str) -> str:
+    """The name a block's code runs under: `entries/x.md::repro`."""
+    return f"{path}::{role}"
 
 
 def new_namespace(device: str) -> types.ModuleType:
@@ -165,8 +177,13 @@ def run_block(
     block: CodeBlock, path: str, module: types.ModuleType, timeout: float = DEFAULT_TIMEOUT
 ) -> BlockRun:
     """Execute one block inside `module`, recording its exception and warnings."""
-    # Padding with newlines makes tracebacks point at the Markdown file's own lines.
-    code = compile("\n" * (block.line - 1) + block.code, path, "exec")
+    # Padding with newlines keeps the Markdown file's own line numbers. The code gets a
+    # file name of its own, backed by linecache, because tools that read a frame's source
+    # (tracebacks, inspect, torch.compile's tracer) must find Python there, not Markdown.
+    source = "\n" * (block.line - 1) + block.code
+    filename = block_filename(path, block.role)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
     error: BaseException | None = None
     tb = ""
     frames: list[str] = []
@@ -185,9 +202,9 @@ def run_block(
                 error = exc
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 frames = [
-                    f"at {fs.filename}:{fs.lineno}: {(fs.line or '').strip()}"
+                    f"at {path}:{fs.lineno}: {(fs.line or '').strip()}"
                     for fs in traceback.extract_tb(exc.__traceback__)
-                    if fs.filename == path
+                    if fs.filename == filename
                 ]
     finally:
         if previous is None:
