@@ -10,10 +10,10 @@ are imported only when a build is actually needed.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable
 
 from kb import paths
+from kb.db import sqlite3
 
 SCHEMA = "kb-index-6"
 # FTS columns, in the order bm25() weights are given in search.py.

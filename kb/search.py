@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 
 from kb import paths
+from kb.db import sqlite3
 from kb.tb import Paste, read_paste
 from kb.templates import compile_template, first_line, strip_ansi
-from kb.textnorm import cjk_grams, has_cjk, words
+from kb.textnorm import STOPWORDS, cjk_grams, has_cjk, words
 
-# bm25 weights, in index.FTS_COLUMNS order: title, errors_text, symptom, body, zh
+# bm25 weights, in index.FTS_COLUMNS order: title, errors_text, symptom, body, zh.
+# A pasted message is compared with messages first; words typed to describe a symptom
+# are compared with titles and symptoms first (messages are full of generic words).
 FTS_WEIGHTS = (6.0, 10.0, 3.0, 1.0, 3.0)
+SYMPTOM_WEIGHTS = (8.0, 2.0, 8.0, 1.0, 4.0)
 TEMPLATE_WEIGHT = 100.0
 FTS_WEIGHT = 10.0
+# The rest of a traceback (frames, source lines, the user's own words) only breaks ties,
+# such as between look-alike entries that share one message.
+CONTEXT_WEIGHT = 6.0
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
@@ -118,8 +124,20 @@ def _messages(paste: Paste) -> list[tuple[str | None, str]]:
 
 
 def _fts_match(terms: list[str]) -> str:
-    # Every term is quoted, so nothing a user pastes can become FTS5 syntax.
+    # Every term is quoted, so nothing a user pastes can become FTS5 syntax; a term with a
+    # space is a phrase (two words next to each other).
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _phrases(text: str) -> list[str]:
+    """Adjacent word pairs of a typed description ("eval mode", "zero_grad never"): an
+    entry that has the pair as a phrase beats one that has the words scattered."""
+    tokens = [t.lower() for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)]
+    pairs = []
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        if len(a) > 1 and len(b) > 1 and a not in STOPWORDS and b not in STOPWORDS:
+            pairs.append(f"{a} {b}")
+    return pairs[:MAX_TERMS]
 
 
 def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
@@ -152,7 +170,10 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
             # Every fixed chunk must occur in the message before a regex is worth running.
             could_match = all(c in low for c in chunks)
             if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
-                score, reason = 1.0, "message matches"
+                # Among templates that match, the one with more fixed text is the more
+                # specific: "expected scalar type Long but found {t}" beats "{a} ... {b}".
+                specific = min(1.0, len(literal) / max(1, len(low)))
+                score, reason = 1.0 + 0.05 * specific, "message matches"
             elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
                 score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
@@ -180,17 +201,21 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
     else:
         basis = paste.text
     terms = words(basis, limit=MAX_TERMS)
+    if not paste.raised:
+        terms += _phrases(basis)
     if has_cjk(query):
         grams = cjk_grams(basis, singles=False).split() or cjk_grams(basis).split()
         terms += grams[:MAX_TERMS]
     return terms
 
 
-def _fts_signals(conn: sqlite3.Connection, terms: list[str]) -> dict[str, float]:
+def _fts_signals(
+    conn: sqlite3.Connection, terms: list[str], weights_for: tuple = FTS_WEIGHTS
+) -> dict[str, float]:
     if not terms:
         return {}
     match = _fts_match(terms)
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    weights = ", ".join(str(w) for w in weights_for)
     sql = (
         f"select e.id as id, bm25(entries_fts, {weights}) as rank "
         "from entries_fts join entries e on e.rowid = entries_fts.rowid "
@@ -236,7 +261,11 @@ def search(
         paste = read_paste(query)
         templates = _template_signals(conn, paste)
         terms = _fts_terms(paste, query)
-        fts = _fts_signals(conn, terms)
+        fts = _fts_signals(conn, terms, FTS_WEIGHTS if paste.raised else SYMPTOM_WEIGHTS)
+        context: dict[str, float] = {}
+        if paste.raised:
+            extra = [t for t in words(paste.text, limit=MAX_TERMS * 2) if t not in terms]
+            context = _fts_signals(conn, extra[:MAX_TERMS]) if extra else {}
         ids = set(templates) | set(fts)
         if not ids:
             return [], problems
@@ -256,7 +285,11 @@ def search(
                 continue
             sig = templates.get(entry_id, _Signal())
             relevance = fts.get(entry_id, 0.0)
-            parts = {"template": TEMPLATE_WEIGHT * sig.score, "text": FTS_WEIGHT * relevance}
+            parts = {
+                "template": TEMPLATE_WEIGHT * sig.score,
+                "text": FTS_WEIGHT * relevance,
+                "context": CONTEXT_WEIGHT * context.get(entry_id, 0.0),
+            }
             hits.append(
                 Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts)
             )

@@ -23,6 +23,19 @@ _EXC = re.compile(
 _WARN = re.compile(r"^(?P<where>.+?):(?P<line>\d+): (?P<type>\w*Warning): (?P<msg>.*)$")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
 _IPY_FRAME = re.compile(r"^\s*(?:File|Cell) (?P<file>.+?):(?P<line>\d+)(?:, in (?P<func>.+))?$")
+# The same, anywhere in a line: after prose, a quote, Chinese text, `**bold**` markers.
+_EXC_INLINE = re.compile(
+    r"(?:^|[^\w.])(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning)):\s(?P<msg>.+)$"
+)
+# Notebook JSON exports: {"name": "RuntimeError", "message": "...", ...}
+_JSON_FIELD = re.compile(r'^\s*"(?P<key>name|ename|message|evalue)":\s*"(?P<value>.*?)",?\s*$')
+# A `raise X("message")` source line: the only trace of the message in a cut-off paste.
+_RAISE = re.compile(
+    r"\braise\s+(?P<type>(?:\w+\.)*\w+)\(\s*[fbr]?(?P<q>[\"'])(?P<msg>.+?)(?:(?P=q)|$)"
+)
+_QUOTES = "\"'`*“”‘’「」"
+# `**RuntimeError: ...**` or `> RuntimeError` as pasted into a Markdown issue.
+_EMPHASIS = re.compile(r"^\s*(?:>\s*)*(?:\*\*|__|`)|(?:\*\*|__|`)\s*$")
 _NOISE = (
     "Traceback (most recent call last)",
     "During handling of the above exception",
@@ -69,9 +82,9 @@ class Paste:
 
 
 def clean(text: str) -> str:
-    """Strip ANSI codes, NULs, carriage returns and log prefixes, line by line."""
+    """Strip ANSI codes, NULs, carriage returns, log prefixes and Markdown emphasis."""
     text = strip_ansi(text).replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(_PREFIX.sub("", line) for line in text.split("\n"))
+    return "\n".join(_PREFIX.sub("", _EMPHASIS.sub("", line)) for line in text.split("\n"))
 
 
 def read_paste(text: str) -> Paste:
@@ -118,7 +131,38 @@ def read_paste(text: str) -> Paste:
             paste.code.append(_strip_marker(stripped))
     # A bare `RuntimeError` header line from Jupyter is only useful if no message follows it.
     paste.raised = [r for r in paste.raised if r.message or r.detail] or paste.raised
+    if not any(r.message for r in paste.raised):
+        _fallbacks(paste, lines)
     return paste
+
+
+def _fallbacks(paste: Paste, lines: list[str]) -> None:
+    """Look harder when no `Type: message` line starts a line: inline mentions, notebook
+    JSON, and `raise X("...")` source lines of a cut-off traceback."""
+    found: list[Raised] = []
+    json_name = ""
+    for line in lines:
+        field = _JSON_FIELD.match(line)
+        if field:
+            if field.group("key") in ("name", "ename"):
+                json_name = field.group("value")
+            elif json_name:
+                found.append(Raised(json_name, field.group("value").strip()))
+            continue
+        inline = _EXC_INLINE.search(line)
+        if inline:
+            name = inline.group("type").rsplit(".", 1)[-1]
+            # A closing quote ends the message: 出现“RuntimeError: ...”怎么办
+            message = re.split(r"[”“」』]", inline.group("msg"))[0].strip().strip(_QUOTES).strip()
+            found.append(Raised(name, message, warning=name.endswith("Warning")))
+    if not found:
+        for line in paste.code:
+            raised = _RAISE.search(line)
+            if raised:
+                name = raised.group("type").rsplit(".", 1)[-1]
+                found.append(Raised(name, raised.group("msg").strip()))
+    if found:
+        paste.raised = found
 
 
 def _strip_marker(line: str) -> str:

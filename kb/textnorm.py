@@ -10,49 +10,24 @@ from __future__ import annotations
 
 import re
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+_cjk_run: re.Pattern[str] | None = None  # compiled on first non-ASCII text (a cold-start cost)
+
+
+def _cjk() -> re.Pattern[str]:
+    global _cjk_run
+    if _cjk_run is None:
+        _cjk_run = re.compile(_CJK)
+    return _cjk_run
+
+
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Words so common in messages and descriptions that they only add noise to a ranking.
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "with",
-        "you",
-        "your",
-        "not",
-        "no",
-        "but",
-        "do",
-        "does",
-        "can",
-        "cannot",
-    ]
+    """a an and are as at be by for from has have if in is it its of on or that the this to
+    was were with you your not no but do does can cannot after when every still my me how why
+    what i""".split()
 )
 
 
@@ -60,7 +35,9 @@ def cjk_grams(text: str, singles: bool = True) -> str:
     """Space-separated bigrams of every CJK run; a lone character stays as itself unless
     `singles` is off (in a query, a lone 和 or 的 matches everything)."""
     grams: list[str] = []
-    for run in _CJK_RUN.findall(text):
+    if text.isascii():
+        return ""
+    for run in _cjk().findall(text):
         if len(run) == 1:
             if singles:
                 grams.append(run)
@@ -70,7 +47,7 @@ def cjk_grams(text: str, singles: bool = True) -> str:
 
 
 def has_cjk(text: str) -> bool:
-    return _CJK_RUN.search(text) is not None
+    return not text.isascii() and _cjk().search(text) is not None
 
 
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")

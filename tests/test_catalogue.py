@@ -64,6 +64,8 @@ SEED_NON_LEAF = (
 )
 
 NON_LEAF = {"parameter-reassigned-non-leaf", "parameter-view-non-leaf", "non-leaf-grad-retain-grad"}
+# Entries that share "element 0 of tensors does not require grad and does not have a grad_fn".
+ELEMENT_0 = {"torch-tensor-cuts-graph", "loss-computed-under-no-grad", "all-parameters-frozen"}
 
 # (paste, the entries that are right answers for it: the top hit must be one of them)
 CASES = [
@@ -79,7 +81,7 @@ CASES = [
         {"default-collate-custom-class"},
     ),
     (SEED_NON_LEAF, NON_LEAF),
-    (SEED_ELEMENT_0, {"torch-tensor-cuts-graph"}),
+    (SEED_ELEMENT_0, ELEMENT_0),
     (SEED_INPLACE, {"inplace-modified-saved-tensor"}),
     (
         "Sequential.forward() takes 2 positional arguments but 3 were given",
@@ -89,7 +91,7 @@ CASES = [
     ("TestLoss和TrainLoss相同", {"train-test-loss-identical"}),
     ("训练过程中出现了NaN", {"nan-from-undefined-op"}),
     ("恢复模型后，损失函数和保存前不一样", {"checkpoint-restore-weights-differ"}),
-    ("does not require grad", {"torch-tensor-cuts-graph"}),
+    ("does not require grad", ELEMENT_0),
 ]
 
 
