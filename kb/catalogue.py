@@ -40,8 +40,12 @@ def _message(entry: dict) -> str:
         if len(text) > 110:
             text = text[:109] + "…"
         return f"`{entry.get('exception') or ''}: {text}`".replace("`: ", "`")
-    first = (entry.get("symptom") or "").strip().split("\n")[0]
-    return f"_{entry['kind']}_: {first[:110]}" if first else f"_{entry['kind']}_"
+    # The symptom's first sentence, on one line: what a silent failure looks like.
+    text = " ".join((entry.get("symptom") or "").split())
+    first = text.split(". ")[0].rstrip(".")
+    if len(first) > 120:
+        first = first[:119].rstrip() + "…"
+    return f"_{entry['kind']}_: {first}" if first else f"_{entry['kind']}_"
 
 
 def render_index(entries: list[dict]) -> str:

@@ -223,7 +223,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("verifying needs pytest: pip install pytest") from None
     folder = paths.entries_dir()
-    argv = [folder, "-q", "-p", "no:cacheprovider", "--rootdir", folder]
+    # kb is imported already (this command runs in it), which pytest would warn about.
+    argv = [
+        folder,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        folder,
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
     for device in args.device or []:
         argv += ["--device", device]
     argv += args.pytest_args

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-6"
+SCHEMA = "kb-index-7"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
 
@@ -80,7 +80,9 @@ def entry_row(entry) -> dict:
     body = "\n\n".join(
         [entry.cause, entry.explanation, entry.diagnose, " ".join(entry.tags), entry.id]
     )
-    errors_text = "\n".join((entry.exception or "",) + entry.errors + entry.older_errors)
+    errors_text = "\n".join(
+        (entry.exception or "",) + entry.errors + entry.older_errors + entry.cause_errors
+    )
     zh = f"{entry.zh_title}\n{entry.zh_summary}"
     return {
         "id": entry.id,
@@ -157,7 +159,7 @@ def _template_rows(entry) -> list[dict]:
             # The fixed text alone, folded: what the template full-text index holds.
             "literal_text": _fold(" ".join(literal_parts(t))),
         }
-        for t in entry.errors + entry.older_errors
+        for t in entry.errors + entry.older_errors + entry.cause_errors
     ]
 
 

@@ -43,7 +43,7 @@ RULES: dict[str, str] = {
     "KB025": "area is one of the catalogue's areas (see kb/catalogue.py)",
 }
 
-KEYS_REQUIRED = ("id", "title", "kind", "tags", "devices", "torch", "zh")
+KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
 KEYS_OPTIONAL = (
     "errors",
     "older_errors",
@@ -53,8 +53,8 @@ KEYS_OPTIONAL = (
     "see_also",
     "timeout",
     "requires",
-    "area",
     "without_cuda",
+    "cause_errors",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -108,7 +108,11 @@ def lint_document(doc: Document) -> list[Problem]:
 
     errors = meta.get("errors")
     older = meta.get("older_errors")
-    for key, value in (("errors", errors), ("older_errors", older)):
+    for key, value in (
+        ("errors", errors),
+        ("older_errors", older),
+        ("cause_errors", meta.get("cause_errors")),
+    ):
         if value is None:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):

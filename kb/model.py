@@ -63,6 +63,8 @@ class Entry:
     area: str | None = None  # section of the catalogue index (kb.catalogue.AREAS)
     requires: tuple[str, ...] = ()  # modules beyond torch the blocks import (numpy, PIL)
     without_cuda: bool = False  # the failure only exists where CUDA is unavailable
+    # Messages of the chained cause (`raise ... from`), when the raised line is shared.
+    cause_errors: tuple[str, ...] = ()
     line: int = 1  # where the front matter starts, for reports
     section_lines: dict[str, int] = field(default_factory=dict)
 

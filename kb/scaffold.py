@@ -9,6 +9,7 @@ TEMPLATE = """---
 id: {id}
 title: "TODO: short searchable title, with the message if there is one"
 kind: error
+area: autograd
 exception: RuntimeError
 errors:
   - "TODO: first line of the message torch prints, {{variable}} parts in braces"

@@ -201,9 +201,13 @@ def run_block(
             except BaseException as exc:  # noqa: BLE001 - any failure is data here
                 error = exc
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                frames_ = traceback.extract_tb(exc.__traceback__)
+                # The traceback holds this frame, and so the block's objects, in a cycle:
+                # a DataLoader kept alive that way shuts its workers down late and slowly.
+                traceback.clear_frames(exc.__traceback__)
                 frames = [
                     f"at {path}:{fs.lineno}: {(fs.line or '').strip()}"
-                    for fs in traceback.extract_tb(exc.__traceback__)
+                    for fs in frames_
                     if fs.filename == filename
                 ]
     finally:
@@ -230,7 +234,21 @@ def exception_matches(entry: Entry, exc: BaseException) -> bool:
     """
     if entry.exception not in _names_in_mro(type(exc)):
         return False
-    return any(matches(t, str(exc)) for t in entry.errors + entry.older_errors)
+    if not any(matches(t, str(exc)) for t in entry.errors + entry.older_errors):
+        return False
+    if entry.cause_errors:
+        return any(matches(t, str(link)) for t in entry.cause_errors for link in _chain(exc))
+    return True
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exceptions this one was raised from or during, nearest first."""
+    out: list[BaseException] = []
+    link = exc.__cause__ or exc.__context__
+    while link is not None and link not in out:
+        out.append(link)
+        link = link.__cause__ or link.__context__
+    return out
 
 
 def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:

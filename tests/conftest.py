@@ -16,6 +16,7 @@ ERROR_ENTRY = """\
 id: {id}
 title: "backward() on a non-scalar: grad can be implicitly created only for scalar outputs"
 kind: error
+area: autograd
 exception: RuntimeError
 errors:
   - "grad can be implicitly created only for scalar outputs"

@@ -42,7 +42,7 @@ def test_failure_report_is_actionable(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*vector-backward.md:31: repro on cpu: ran without raising; expected RuntimeError*",
+            "*vector-backward.md:32: repro on cpu: ran without raising; expected RuntimeError*",
             "*grad can be implicitly created only for scalar outputs",
         ]
     )

@@ -26,7 +26,7 @@ def test_repro_that_no_longer_fails_is_reported(tmp_path):
     verdict = verify(entry, "repro", "cpu")
     assert not verdict.ok
     report = verdict.report()
-    assert "vector-backward.md:31: repro on cpu" in report
+    assert "vector-backward.md:32: repro on cpu" in report
     assert "ran without raising" in report and "fixed_in" in report
 
 
@@ -37,7 +37,7 @@ def test_wrong_message_is_reported_with_expected_and_actual(tmp_path):
     report = verdict.report()
     assert "raised RuntimeError: inconsistent tensor size" in report
     assert "grad can be implicitly created only for scalar outputs" in report
-    assert "vector-backward.md:33: torch.ones(2) @ torch.ones(3)" in report
+    assert "vector-backward.md:34: torch.ones(2) @ torch.ones(3)" in report
 
 
 def test_fix_that_still_raises_fails(tmp_path):
@@ -83,6 +83,7 @@ SILENT = """\
 id: forgot-step
 title: "optimizer.step() never called: weights do not move"
 kind: silent
+area: training
 tags: [training-loop]
 devices: [cpu]
 torch: ">=1.0"
