@@ -34,7 +34,7 @@ TEMPLATE_WEIGHT = 100.0
 FTS_WEIGHT = 10.0
 # The rest of a traceback (frames, source lines, the user's own words) only breaks ties,
 # such as between look-alike entries that share one message.
-CONTEXT_WEIGHT = 6.0
+CONTEXT_WEIGHT = 3.0
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
@@ -165,15 +165,20 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
         best = 0.0
         why = ""
         literal = row["literal_text"]
+        literal_words = _tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
         for etype, msg, low in folded:
             # Every fixed chunk must occur in the message before a regex is worth running.
             could_match = all(c in low for c in chunks)
+            # How much of the message the template's fixed words explain, in order: a
+            # template whose `{...}` parts swallow telling words ("'target'") explains less.
+            explained = _in_order(_tokens(low), literal_words)
             if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
-                # Among templates that match, the one with more fixed text is the more
-                # specific: "expected scalar type Long but found {t}" beats "{a} ... {b}".
-                specific = min(1.0, len(literal) / max(1, len(low)))
-                score, reason = 1.0 + 0.05 * specific, "message matches"
+                score, reason = 1.0 + 0.1 * explained, "message matches"
+            elif explained >= 0.8 and len(_tokens(low)) >= 5:
+                # A cut-off paste, or an older release's shorter message: never above a
+                # template that matches whole.
+                score, reason = 0.7 + 0.3 * explained, "message matches most of"
             elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
                 score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
@@ -190,6 +195,24 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     return signals
 
 
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9_]+", text)
+
+
+def _in_order(words_: list[str], template_words: list[str]) -> float:
+    """The share of `words_` found in `template_words` in the same order."""
+    if not words_:
+        return 0.0
+    found, at = 0, 0
+    for word in words_:
+        try:
+            at = template_words.index(word, at) + 1
+        except ValueError:
+            continue
+        found += 1
+    return found / len(words_)
+
+
 def _short(text: str, width: int = 70) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -202,6 +225,9 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
         basis = paste.text
     terms = words(basis, limit=MAX_TERMS)
     if not paste.raised:
+        # Typed words: numbers a user types are meant ("-100", "65504"); in a traceback
+        # they are the user's own shapes and sizes, noise.
+        terms += re.findall(r"(?<![\w.])\d{3,}(?![\w.])", basis)[:4]
         terms += _phrases(basis)
     if has_cjk(query):
         grams = cjk_grams(basis, singles=False).split() or cjk_grams(basis).split()
@@ -265,6 +291,8 @@ def search(
         context: dict[str, float] = {}
         if paste.raised:
             extra = [t for t in words(paste.text, limit=MAX_TERMS * 2) if t not in terms]
+            if has_cjk(paste.text):
+                extra += cjk_grams(paste.text, singles=False).split()
             context = _fts_signals(conn, extra[:MAX_TERMS]) if extra else {}
         ids = set(templates) | set(fts)
         if not ids:
