@@ -71,9 +71,15 @@ def entry_text(entry_id: str = "vector-backward", repro: str = REPRO, fix: str =
     return ERROR_ENTRY.format(id=entry_id, repro=repro, fix=fix)
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory):
+    # One cache per session: the shipped catalogue's index is built once, not per test.
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    cache = tmp_path_factory.mktemp("cache")
+def _isolated_cache(_session_cache, monkeypatch):
+    cache = _session_cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setenv("KB_RECORD", str(cache / "verified.json"))
     monkeypatch.delenv("KB_DB", raising=False)
