@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-7"
+SCHEMA = "kb-index-8"
 # FTS columns, in the order bm25() weights are given in search.py.
-FTS_COLUMNS = ("title", "errors_text", "symptom", "body", "zh")
+FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
 
 class IndexError_(Exception):
@@ -66,7 +66,7 @@ ENTRY_COLUMNS = (
     "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
     "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "symptom", "cause",
     "explanation", "diagnose", "repro", "fix", "check_code", "fix_text", "see_also_text",
-    "path", "sha", "errors_text", "body", "zh",
+    "path", "sha", "errors_text", "symptom_text", "body", "zh",
 )  # fmt: skip
 
 
@@ -112,7 +112,9 @@ def entry_row(entry) -> dict:
         "path": entry.path,
         "sha": hashlib.sha1(open(entry.path, "rb").read()).hexdigest(),
         "errors_text": errors_text,
-        "body": body,
+        # Searched copies: Chinese text also as bigrams (see kb/textnorm.py).
+        "symptom_text": f"{entry.symptom}\n{cjk_grams(entry.symptom)}",
+        "body": f"{body}\n{cjk_grams(body)}",
         "zh": f"{zh}\n{cjk_grams(zh)}",
     }
 

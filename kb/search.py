@@ -35,6 +35,9 @@ FTS_WEIGHT = 10.0
 # The rest of a traceback (frames, source lines, the user's own words) only breaks ties,
 # such as between look-alike entries that share one message.
 CONTEXT_WEIGHT = 3.0
+SILENT_BOOST = 1.25
+COORDINATE_MAX_TERMS = 16
+COORDINATE_FLOOR = 0.3
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
@@ -175,6 +178,9 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
             explained = _in_order(_tokens(low), literal_words)
             if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
                 score, reason = 1.0 + 0.1 * explained, "message matches"
+            elif could_match and len(literal) >= 15 and _template_search(row["template"], msg):
+                # The whole message, with prose around it: `I get error: can't optimize...`
+                score, reason = 0.95, "message contains"
             elif explained >= 0.8 and len(_tokens(low)) >= 5:
                 # A cut-off paste, or an older release's shorter message: never above a
                 # template that matches whole.
@@ -193,6 +199,10 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
         if best > signals.get(row["entry_id"], _Signal()).score:
             signals[row["entry_id"]] = _Signal(best, why)
     return signals
+
+
+def _template_search(template: str, message: str) -> bool:
+    return compile_template(template).search(strip_ansi(message)) is not None
 
 
 def _tokens(text: str) -> list[str]:
@@ -219,8 +229,12 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def _fts_terms(paste: Paste, query: str) -> list[str]:
-    if paste.raised:
+    if paste.raised and any(r.message or r.detail for r in paste.raised):
         basis = "\n".join(f"{r.type} {r.message} {r.detail}" for r in paste.raised[-MAX_MESSAGES:])
+    elif paste.raised:
+        # A traceback cut off before its message: the failing calls are all there is.
+        calls = paste.code + [function for _, _, function in paste.frames]
+        basis = "\n".join([r.type for r in paste.raised] + calls)
     else:
         basis = paste.text
     terms = words(basis, limit=MAX_TERMS)
@@ -236,7 +250,10 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
 
 
 def _fts_signals(
-    conn: sqlite3.Connection, terms: list[str], weights_for: tuple = FTS_WEIGHTS
+    conn: sqlite3.Connection,
+    terms: list[str],
+    weights_for: tuple = FTS_WEIGHTS,
+    coordinate: bool = False,
 ) -> dict[str, float]:
     if not terms:
         return {}
@@ -253,15 +270,32 @@ def _fts_signals(
         return {}
     if not rows:
         return {}
-    best = rows[0]["rank"] or -1e-9
-    return {row["id"]: (row["rank"] / best if best else 0.0) for row in rows}
+    ranks = {row["id"]: row["rank"] for row in rows}
+    if coordinate and 1 < len(terms) <= COORDINATE_MAX_TERMS:
+        # bm25 adds up per-word weights, so one rare word can outvote the rest of a typed
+        # description; weigh each hit by the share of the words it has at all.
+        have = dict.fromkeys(ranks, 0)
+        for term in terms:
+            for (entry_id,) in conn.execute(
+                "select e.id from entries_fts join entries e on e.rowid = entries_fts.rowid "
+                "where entries_fts match ?",
+                (_fts_match([term]),),
+            ):
+                if entry_id in have:
+                    have[entry_id] += 1
+        share = {k: v / len(terms) for k, v in have.items()}
+        ranks = {
+            k: r * (COORDINATE_FLOOR + (1 - COORDINATE_FLOOR) * share[k]) for k, r in ranks.items()
+        }
+    best = min(ranks.values()) or -1e-9
+    return {entry_id: (rank / best if best else 0.0) for entry_id, rank in ranks.items()}
 
 
 def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
     fields = (
         ("errors", row["errors_text"]),
         ("title", row["title"]),
-        ("symptom", row["symptom"]),
+        ("symptom", row["symptom_text"]),
         ("zh", row["zh"]),
         ("body", row["body"]),
     )
@@ -287,7 +321,10 @@ def search(
         paste = read_paste(query)
         templates = _template_signals(conn, paste)
         terms = _fts_terms(paste, query)
-        fts = _fts_signals(conn, terms, FTS_WEIGHTS if paste.raised else SYMPTOM_WEIGHTS)
+        if paste.raised:
+            fts = _fts_signals(conn, terms, FTS_WEIGHTS)
+        else:
+            fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True)
         context: dict[str, float] = {}
         if paste.raised:
             extra = [t for t in words(paste.text, limit=MAX_TERMS * 2) if t not in terms]
@@ -301,7 +338,7 @@ def search(
         rows = {
             r["id"]: r
             for r in conn.execute(
-                "select id, title, kind, errors_text, symptom, zh, body from entries "
+                "select id, title, kind, errors_text, symptom_text, zh, body from entries "
                 f"where id in ({marks})",
                 list(ids),
             )
@@ -313,6 +350,10 @@ def search(
                 continue
             sig = templates.get(entry_id, _Signal())
             relevance = fts.get(entry_id, 0.0)
+            if not paste.raised and row["kind"] != "error":
+                # Words typed with no error message in them most often describe a failure
+                # that raises nothing.
+                relevance *= SILENT_BOOST
             parts = {
                 "template": TEMPLATE_WEIGHT * sig.score,
                 "text": FTS_WEIGHT * relevance,

@@ -23,6 +23,10 @@ _EXC = re.compile(
 _WARN = re.compile(r"^(?P<where>.+?):(?P<line>\d+): (?P<type>\w*Warning): (?P<msg>.*)$")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
 _IPY_FRAME = re.compile(r"^\s*(?:File|Cell) (?P<file>.+?):(?P<line>\d+)(?:, in (?P<func>.+))?$")
+# Older IPython: `<ipython-input-4-1a2b> in <module>()`, `/x/torch/optim/sgd.py in __init__(...)`
+_OLD_IPY_FRAME = re.compile(r"^\s*(?P<file><ipython-input-[^>]*>|\S+\.py) in (?P<func>[\w<>.]+)\(")
+# A notebook's header line: `ValueError          Traceback (most recent call last)`
+_NOTEBOOK_HEAD = re.compile(r"^(?P<type>(?:\w+\.)*[A-Z]\w*(?:Error|Exception))\s+Traceback \(")
 # The same, anywhere in a line: after prose, a quote, Chinese text, `**bold**` markers.
 _EXC_INLINE = re.compile(
     r"(?:^|[^\w.])(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning)):\s(?P<msg>.+)$"
@@ -103,10 +107,21 @@ def read_paste(text: str) -> Paste:
             in_frames = stripped.startswith("Traceback")
             current = None
             continue
+        head = _NOTEBOOK_HEAD.match(stripped)
+        if head:
+            # The type is known; its message, if the paste has it, comes at the end.
+            paste.raised.append(Raised(head.group("type").rsplit(".", 1)[-1], ""))
+            in_frames, current = True, None
+            continue
         frame = _FRAME.match(line) or _IPY_FRAME.match(line)
         if frame:
             func = (frame.group("func") or "").strip()
             paste.frames.append((frame.group("file"), int(frame.group("line")), func))
+            in_frames, current = True, None
+            continue
+        old_frame = _OLD_IPY_FRAME.match(line)
+        if old_frame:
+            paste.frames.append((old_frame.group("file"), 0, old_frame.group("func")))
             in_frames, current = True, None
             continue
         warn = _WARN.match(stripped)
@@ -156,11 +171,11 @@ def _fallbacks(paste: Paste, lines: list[str]) -> None:
             message = re.split(r"[”“」』]", inline.group("msg"))[0].strip().strip(_QUOTES).strip()
             found.append(Raised(name, message, warning=name.endswith("Warning")))
     if not found:
-        for line in paste.code:
-            raised = _RAISE.search(line)
-            if raised:
-                name = raised.group("type").rsplit(".", 1)[-1]
-                found.append(Raised(name, raised.group("msg").strip()))
+        # Only the last source line shown is where it stopped; a `raise` above it is not.
+        raised = _RAISE.search(paste.code[-1]) if paste.code else None
+        if raised:
+            name = raised.group("type").rsplit(".", 1)[-1]
+            found.append(Raised(name, raised.group("msg").strip()))
     if found:
         paste.raised = found
 

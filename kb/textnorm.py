@@ -22,6 +22,7 @@ def _cjk() -> re.Pattern[str]:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEXISH = re.compile(r"(?=[a-f]*\d)[0-9a-f]{8,}|0x[0-9a-fA-F]+")
 
 # Words so common in messages and descriptions that they only add noise to a ranking.
 STOPWORDS = frozenset(
@@ -61,6 +62,8 @@ def words(text: str, limit: int = 64) -> list[str]:
     """
     seen: dict[str, None] = {}
     for word in _WORD.findall(text):
+        if _HEXISH.fullmatch(word):
+            continue  # addresses and hashes (`ipython-input-42-e9ad59170ca6`) are noise
         parts = [word]
         if "_" in word.strip("_") or _CAMEL.fullmatch(word) is None:
             parts += [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
