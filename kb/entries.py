@@ -7,6 +7,7 @@ harness, TUI) ever sees a half-valid entry.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,7 +27,8 @@ class EntryError(Exception):
 def read_document(path: Path) -> Document:
     """Parse one file, turning unreadable input into an EntryError that names the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EntryError(
             [Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})")]
@@ -34,9 +36,11 @@ def read_document(path: Path) -> Document:
     except OSError as exc:
         raise EntryError([Problem(str(path), 1, "KB001", f"cannot read: {exc.strerror}")]) from None
     try:
-        return parse_document(text, str(path))
+        doc = parse_document(text, str(path))
     except ParseError as exc:
         raise EntryError([Problem(str(path), exc.line, exc.code, exc.message)]) from None
+    doc.sha = hashlib.sha1(data).hexdigest()
+    return doc
 
 
 def entry_from_document(doc: Document) -> Entry:
@@ -73,6 +77,7 @@ def entry_from_document(doc: Document) -> Entry:
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,
         path=doc.path,
+        sha=doc.sha,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kb.model import BLOCK_ROLES, DEVICES, KINDS, SECTIONS
 from kb.parse import Document, ParseError, parse_document
-from kb.templates import TemplateError, compile_template
+from kb.templates import TemplateError, check_template
 
 RULES: dict[str, str] = {
     "KB001": "the file starts with front matter between '---' lines",
@@ -71,7 +71,7 @@ class Problem:
         return f"{self.path}:{self.line}: {self.code} {self.message}"
 
 
-def lint_document(doc: Document) -> list[Problem]:
+def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
     """Every rule that one file can break on its own."""
     out: list[Problem] = []
 
@@ -120,7 +120,7 @@ def lint_document(doc: Document) -> list[Problem]:
             continue
         for text in value:
             try:
-                compile_template(text)
+                check_template(text)
             except TemplateError as exc:
                 add(line_of(key), "KB020", f"template {text[:40]!r}...: {exc}")
     if kind in ("error", "warning"):
@@ -209,7 +209,7 @@ def lint_document(doc: Document) -> list[Problem]:
     ):
         add(line_of("timeout"), "KB003", "timeout must be a positive number of seconds")
 
-    out.extend(_lint_body(doc))
+    out.extend(_lint_body(doc, check_code))
     out.extend(_lint_todo(doc))
     return sorted(out)
 
@@ -223,7 +223,7 @@ def _lint_todo(doc: Document) -> list[Problem]:
     return found
 
 
-def _lint_body(doc: Document) -> list[Problem]:
+def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
     out: list[Problem] = []
     order = [name for name, _ in SECTIONS]
     for line, heading in doc.headings_other:
@@ -292,6 +292,8 @@ def _lint_body(doc: Document) -> list[Problem]:
                         f"the ```python {role} block belongs in '## {section}'",
                     )
                 )
+            if not check_code:
+                continue
             try:
                 compile(fence.code, doc.path, "exec")
             except SyntaxError as exc:

@@ -66,6 +66,7 @@ class Entry:
     # Messages of the chained cause (`raise ... from`), when the raised line is shared.
     cause_errors: tuple[str, ...] = ()
     line: int = 1  # where the front matter starts, for reports
+    sha: str = ""  # of the file's bytes
     section_lines: dict[str, int] = field(default_factory=dict)
 
     @property

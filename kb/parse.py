@@ -16,7 +16,13 @@ from markdown_it import MarkdownIt
 _FENCE = re.compile(r"^---\s*$")
 # One parser for every file; inline parsing is off because only block structure
 # (headings, fences) matters here, and it is most of markdown-it's time.
-_MD = MarkdownIt("commonmark").disable(["inline", "text_join"], ignoreInvalid=True)
+_MD = (
+    MarkdownIt("commonmark")
+    .disable(["inline", "text_join"], ignoreInvalid=True)
+    # Block rules for constructs an entry's structure never depends on; a fence or a
+    # heading inside a list or quote is not an entry section anyway.
+    .disable(["table", "blockquote", "hr", "list", "reference", "html_block", "lheading"])
+)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 
@@ -55,6 +61,7 @@ class Document:
     fences: list[Fence] = field(default_factory=list)
     headings_other: list[tuple[int, str]] = field(default_factory=list)  # (line, "# x")
     body_line: int = 1
+    sha: str = ""  # of the file's bytes: what a verification record was made against
 
 
 def split_front_matter(text: str) -> tuple[str, str, int]:

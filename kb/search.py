@@ -38,6 +38,11 @@ CONTEXT_WEIGHT = 3.0
 SILENT_BOOST = 1.25
 COORDINATE_MAX_TERMS = 16
 COORDINATE_FLOOR = 0.3
+# Word pruning by document frequency, for large catalogues only (see _prune_common).
+PRUNE_FROM = 2000
+PRUNE_SHARE = 0.2
+PRUNE_KEEP = 4
+PRUNE_MAX = 12
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
@@ -79,11 +84,12 @@ class Hit:
 
 
 class _Signal:
-    __slots__ = ("score", "why")
+    __slots__ = ("score", "why", "exact")
 
-    def __init__(self, score: float = 0.0, why: str = "") -> None:
+    def __init__(self, score: float = 0.0, why: str = "", exact: bool = False) -> None:
         self.score = score
         self.why = why
+        self.exact = exact  # a template matched the whole message
 
 
 def _connect(db: str) -> sqlite3.Connection:
@@ -152,6 +158,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
     signals: dict[str, _Signal] = {}
     terms = words(" ".join(msg for _, msg in messages), limit=MAX_TERMS)
+    terms = _prune_common(conn, terms, "templates_fts_vocab")
     if not terms:
         return signals
     try:
@@ -167,6 +174,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     for row in rows:
         best = 0.0
         why = ""
+        exact = False
         literal = row["literal_text"]
         literal_words = _tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
@@ -196,8 +204,9 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
                 score += 0.2
             if score > best:
                 best, why = score, f'{reason} "{_short(row["template"])}"'
+                exact = reason == "message matches"
         if best > signals.get(row["entry_id"], _Signal()).score:
-            signals[row["entry_id"]] = _Signal(best, why)
+            signals[row["entry_id"]] = _Signal(best, why, exact)
     return signals
 
 
@@ -230,7 +239,8 @@ def _short(text: str, width: int = 70) -> str:
 
 def _fts_terms(paste: Paste, query: str) -> list[str]:
     if paste.raised and any(r.message or r.detail for r in paste.raised):
-        basis = "\n".join(f"{r.type} {r.message} {r.detail}" for r in paste.raised[-MAX_MESSAGES:])
+        # The exception type itself is left out: half the catalogue says RuntimeError.
+        basis = "\n".join(f"{r.message} {r.detail}" for r in paste.raised[-MAX_MESSAGES:])
     elif paste.raised:
         # A traceback cut off before its message: the failing calls are all there is.
         calls = paste.code + [function for _, _, function in paste.frames]
@@ -254,41 +264,95 @@ def _fts_signals(
     terms: list[str],
     weights_for: tuple = FTS_WEIGHTS,
     coordinate: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, float]:
+    terms = _prune_common(conn, terms)
     if not terms:
         return {}
     match = _fts_match(terms)
     weights = ", ".join(str(w) for w in weights_for)
+    within, params = "", [match]
+    if only:
+        marks = ",".join("?" * len(only))
+        rowids = [
+            r[0] for r in conn.execute(f"select rowid from entries where id in ({marks})", only)
+        ]
+        within = f" and rowid in ({','.join('?' * len(rowids))})"
+        params += rowids
     sql = (
-        f"select e.id as id, bm25(entries_fts, {weights}) as rank "
-        "from entries_fts join entries e on e.rowid = entries_fts.rowid "
-        "where entries_fts match ? order by rank limit 50"
+        f"select entries_fts.rowid as rowid, bm25(entries_fts, {weights}) as rank "
+        f"from entries_fts where entries_fts match ?{within} order by rank limit 50"
     )
     try:
-        rows = conn.execute(sql, (match,)).fetchall()
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError:
         return {}
     if not rows:
         return {}
-    ranks = {row["id"]: row["rank"] for row in rows}
+    ranks = {row["rowid"]: row["rank"] for row in rows}
     if coordinate and 1 < len(terms) <= COORDINATE_MAX_TERMS:
         # bm25 adds up per-word weights, so one rare word can outvote the rest of a typed
-        # description; weigh each hit by the share of the words it has at all.
+        # description; weigh each hit by the share of the words it has at all. Asked of
+        # the candidates only, so the cost does not grow with the catalogue.
         have = dict.fromkeys(ranks, 0)
+        marks = ",".join("?" * len(ranks))
         for term in terms:
-            for (entry_id,) in conn.execute(
-                "select e.id from entries_fts join entries e on e.rowid = entries_fts.rowid "
-                "where entries_fts match ?",
-                (_fts_match([term]),),
+            for (rowid,) in conn.execute(
+                f"select rowid from entries_fts where entries_fts match ? and rowid in ({marks})",
+                (_fts_match([term]), *ranks),
             ):
-                if entry_id in have:
-                    have[entry_id] += 1
-        share = {k: v / len(terms) for k, v in have.items()}
-        ranks = {
-            k: r * (COORDINATE_FLOOR + (1 - COORDINATE_FLOOR) * share[k]) for k, r in ranks.items()
-        }
+                have[rowid] += 1
+        floor = COORDINATE_FLOOR
+        ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
     best = min(ranks.values()) or -1e-9
-    return {entry_id: (rank / best if best else 0.0) for entry_id, rank in ranks.items()}
+    marks = ",".join("?" * len(ranks))
+    ids = dict(conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,)))
+    return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+def _prune_common(
+    conn: sqlite3.Connection, terms: list[str], vocab: str = "entries_fts_vocab"
+) -> list[str]:
+    """In a large catalogue, drop words most entries contain: they barely move bm25, and
+    their long posting lists are most of a query's cost."""
+    if len(terms) <= PRUNE_KEEP:
+        return terms
+    try:
+        total = conn.execute("select value from meta where key = 'count'").fetchone()
+        if not total or int(total[0]) < PRUNE_FROM:
+            return terms
+        stems = _stems(terms)
+        wanted = sorted(set(stems.values()))
+        marks = ",".join("?" * len(wanted))
+        df = dict(conn.execute(f"select term, doc from {vocab} where term in ({marks})", wanted))
+    except (sqlite3.Error, ValueError):
+        return terms
+    limit = PRUNE_SHARE * int(total[0])
+    rarest = sorted(terms, key=lambda t: df.get(stems.get(t, t), 0))
+    keep = {t for t in rarest[:PRUNE_MAX] if df.get(stems.get(t, t), 0) <= limit}
+    if len(keep) < PRUNE_KEEP:
+        keep = set(rarest[:PRUNE_KEEP])
+    # The rarest words carry the meaning; order is kept for the phrase pairs' sake.
+    return [t for t in terms if t in keep]
+
+
+_stemmer: sqlite3.Connection | None = None
+
+
+def _stems(terms: list[str]) -> dict[str, str]:
+    """Each single-word term as the index's tokenizer stores it (porter), using SQLite's
+    own tokenizer in a scratch in-memory table, so both sides agree exactly."""
+    global _stemmer
+    if _stemmer is None:
+        _stemmer = sqlite3.connect(":memory:")
+        _stemmer.execute("create virtual table q using fts5(t, tokenize='porter unicode61')")
+        _stemmer.execute("create virtual table qv using fts5vocab(q, 'instance')")
+    words_ = [t for t in terms if " " not in t]
+    with _stemmer:
+        _stemmer.execute("delete from q")
+        _stemmer.executemany("insert into q(rowid, t) values (?, ?)", enumerate(words_, 1))
+        found = _stemmer.execute("select doc, term from qv").fetchall()
+    return {words_[doc - 1]: term for doc, term in found}
 
 
 def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
@@ -321,13 +385,22 @@ def search(
         paste = read_paste(query)
         templates = _template_signals(conn, paste)
         terms = _fts_terms(paste, query)
+        exact = [k for k, sig in templates.items() if sig.exact]
         if paste.raised:
-            fts = _fts_signals(conn, terms, FTS_WEIGHTS)
+            # With a message that matches templates exactly, the words only order those
+            # entries; asking the whole catalogue would cost more than the rest together.
+            fts = _fts_signals(conn, terms, FTS_WEIGHTS, only=exact or None)
         else:
             fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True)
         context: dict[str, float] = {}
         if paste.raised:
-            extra = [t for t in words(paste.text, limit=MAX_TERMS * 2) if t not in terms]
+            # Words of the exception types say nothing about which entry it is.
+            types = set(words(" ".join(r.type for r in paste.raised)))
+            extra = [
+                t
+                for t in words(paste.text, limit=MAX_TERMS * 2)
+                if t not in terms and t not in types
+            ]
             if has_cjk(paste.text):
                 extra += cjk_grams(paste.text, singles=False).split()
             context = _fts_signals(conn, extra[:MAX_TERMS]) if extra else {}

@@ -70,6 +70,11 @@ def _split(template: str) -> list[str | None]:
     return out
 
 
+def check_template(template: str) -> None:
+    """Raise TemplateError for an unbalanced brace (without compiling anything)."""
+    _split(template)
+
+
 @lru_cache(maxsize=4096)
 def compile_template(template: str) -> re.Pattern[str]:
     """A pattern that matches a whole message line produced from this template."""

@@ -46,8 +46,11 @@ def synthesise(folder: Path, count: int, rng: random.Random) -> list[str]:
         text = re.sub(r'^(  - ")', lambda m, w=word: f"{m.group(1)}{w} ", text, count=1, flags=re.M)
         (folder / f"{new_id}.md").write_text(text, encoding="utf-8")
         m = re.search(r'^  - "(.*)"$', text, flags=re.M)
-        if m:
-            queries.append(re.sub(r"\{[^{}]*\}", "7", m.group(1)).replace('\\"', '"'))
+        exc = re.search(r"^exception: (\S+)$", text, flags=re.M)
+        if m and exc:
+            # As a user pastes it: `RuntimeError: <the message, with their own values>`.
+            message = re.sub(r"\{[^{}]*\}", "7", m.group(1)).replace('\\"', '"')
+            queries.append(f"{exc.group(1)}: {message}")
     return queries
 
 
