@@ -36,24 +36,32 @@ def catalogue_state(files: Iterable[str]) -> str:
     return "\n".join(parts)
 
 
-def folder_state(folder: str) -> str:
-    """`catalogue_state` of a whole catalogue folder, the fast way (scandir, no joins):
-    this runs on every search in a fresh process."""
-    parts = []
+def _scan(folder: str) -> dict[str, tuple[int, int]]:
+    """Entry file name -> (size, mtime_ns), via scandir: no path joins, one stat each."""
+    found: dict[str, tuple[int, int]] = {}
     try:
-        with os.scandir(folder) as found:
-            for item in found:
+        with os.scandir(folder) as items:
+            for item in items:
                 name = item.name
                 if name.endswith(".md") and name not in paths.NOT_ENTRIES:
                     try:
                         st = item.stat()
                     except OSError:
                         continue
-                    parts.append((name, st.st_size, st.st_mtime_ns))
+                    found[name] = (st.st_size, st.st_mtime_ns)
     except OSError:
-        return ""
-    parts.sort()
-    return "\n".join(f"{name}\t{size}\t{mtime}" for name, size, mtime in parts)
+        pass
+    return found
+
+
+def _state_of(scan: dict[str, tuple[int, int]]) -> str:
+    return "\n".join(f"{name}\t{size}\t{mtime}" for name, (size, mtime) in sorted(scan.items()))
+
+
+def folder_state(folder: str) -> str:
+    """`catalogue_state` of a whole catalogue folder, the fast way: this runs on every
+    search in a fresh process."""
+    return _state_of(_scan(folder))
 
 
 def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
@@ -220,16 +228,16 @@ TEMPLATE_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert(base, table: str, columns: tuple[str, ...], rows) -> None:
+def _insert(conn, table: str, columns: tuple[str, ...], rows) -> None:
     names = ", ".join(f"[{c}]" for c in columns)
     marks = ", ".join("?" * len(columns))
-    base.conn.executemany(
+    conn.executemany(
         f"insert into [{table}] ({names}) values ({marks})",
         ([row[c] for c in columns] for row in rows),
     )
 
 
-def _write_entries(base, docs: list, files: list[str], existing: set[str]) -> tuple[int, list]:
+def _write_entries(conn, docs: list, files: list[str], existing: set[str]) -> tuple[int, list]:
     """Insert valid, not yet indexed entries; record every file. Returns (count, problems)."""
     from kb.entries import entry_from_document
     from kb.lint import Problem
@@ -248,26 +256,18 @@ def _write_entries(base, docs: list, files: list[str], existing: set[str]) -> tu
             continue
         owner[ident] = doc.path
         entries.append(entry_from_document(doc))
-    # Plain executemany: sqlite-utils' per-value conversions cost seconds at 10,000 rows.
-    _insert(base, "entries", ENTRY_COLUMNS, (entry_row(e) for e in entries))
-    base["templates"].create(
-        {
-            "entry_id": str,
-            "template": str,
-            "current": int,
-            "exception": str,
-            "prefix": str,
-            "literals": str,
-            "literal_text": str,
-        },
-        if_not_exists=True,
-    )
-    _insert(base, "templates", TEMPLATE_COLUMNS, (r for e in entries for r in _template_rows(e)))
+    # Plain executemany: sqlite-utils' per-value conversions cost seconds at 10,000 rows,
+    # and an incremental update should not have to import it at all.
+    _insert(conn, "entries", ENTRY_COLUMNS, (entry_row(e) for e in entries))
+    _insert(conn, "templates", TEMPLATE_COLUMNS, (r for e in entries for r in _template_rows(e)))
     by_path = {os.path.abspath(e.path): e.id for e in entries}
-    base["files"].upsert_all(
-        (_file_row(f, by_path.get(os.path.abspath(f))) for f in files if os.path.exists(f)),
-        pk="name",
-        columns={"name": str, "size": int, "mtime_ns": int, "entry_id": str},
+    conn.executemany(
+        "insert or replace into files (name, size, mtime_ns, entry_id) values (?, ?, ?, ?)",
+        (
+            tuple(_file_row(f, by_path.get(os.path.abspath(f))).values())
+            for f in files
+            if os.path.exists(f)
+        ),
     )
     return len(entries), problems
 
@@ -307,7 +307,13 @@ def build_index(
             base["entries"].create(
                 {key: str for key in entry_row_columns()}, pk="id", not_null={"id"}
             )
-            count, dupes = _write_entries(base, docs, files, set())
+            base["templates"].create(
+                {c: (int if c == "current" else str) for c in TEMPLATE_COLUMNS}
+            )
+            base["files"].create(
+                {"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name"
+            )
+            count, dupes = _write_entries(conn, docs, files, set())
             problems.extend(dupes)
             # Full-text tables are filled in one pass after the rows are in (faster than
             # row by row); their triggers keep them in step with later incremental updates.
@@ -354,22 +360,18 @@ def entry_row_columns() -> tuple[str, ...]:
     return ENTRY_COLUMNS
 
 
-def update_index(db: str, folder: str) -> tuple[int, list] | None:
+def update_index(
+    db: str, folder: str, scan: dict[str, tuple[int, int]] | None = None
+) -> tuple[int, list] | None:
     """Re-index only the files that changed since the last build, in one transaction.
 
     Returns (entries re-indexed, problems), or None when a full build is the better
     course (no usable index, or most of the catalogue changed).
     """
-    import sqlite_utils
-
-    files = paths.entry_files(folder)
-    current = {}
-    for path in files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        current[os.path.basename(path)] = (path, st.st_size, st.st_mtime_ns)
+    scan = _scan(folder) if scan is None else scan
+    current = {
+        name: (os.path.join(folder, name), size, mtime) for name, (size, mtime) in scan.items()
+    }
     try:
         conn = sqlite3.connect(db, timeout=5)
     except sqlite3.Error:
@@ -389,7 +391,6 @@ def update_index(db: str, folder: str) -> tuple[int, list] | None:
         removed = [name for name in known if name not in current]
         if len(changed) + len(removed) > max(50, len(current) // 4):
             return None
-        base = sqlite_utils.Database(conn)
         docs, problems = _load_docs([current[name][0] for name in changed])
         with conn:  # one transaction: readers see the old index or the new one
             for name in changed + removed:
@@ -400,10 +401,10 @@ def update_index(db: str, folder: str) -> tuple[int, list] | None:
                 conn.execute("delete from files where name = ?", (name,))
             existing = {row[0] for row in conn.execute("select id from entries")}
             count, dupes = _write_entries(
-                base, docs, [current[name][0] for name in changed], existing
+                conn, docs, [current[name][0] for name in changed], existing
             )
             problems.extend(dupes)
-            conn.execute("update meta set value = ? where key = 'state'", (catalogue_state(files),))
+            conn.execute("update meta set value = ? where key = 'state'", (_state_of(scan),))
             conn.execute(
                 "update meta set value = (select count(*) from entries) where key = 'count'"
             )
@@ -418,7 +419,13 @@ def update_index(db: str, folder: str) -> tuple[int, list] | None:
 # most this often; the folder's own mtime (files added, removed, or saved by rename) is
 # checked on every search.
 RECHECK_SECONDS = 1.0
-_checked: dict[tuple[str, str], tuple[float, int]] = {}
+_checked: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+
+def recheck_seconds(files: int) -> float:
+    """How long a long-running process trusts its last look at every file: a second, or
+    more for catalogues so large that looking costs tens of milliseconds."""
+    return max(RECHECK_SECONDS, files / 5000)
 
 
 def ensure_index(
@@ -437,17 +444,26 @@ def ensure_index(
     key = (db, folder)
     now = time.monotonic()
     last = _checked.get(key)
-    if last and now - last[0] < RECHECK_SECONDS and last[1] == folder_mtime and os.path.isfile(db):
+    if (
+        last
+        and now - last[0] < recheck_seconds(last[2])
+        and last[1] == folder_mtime
+        and os.path.isfile(db)
+    ):
         return db, []
     meta = read_meta(db)
     problems: list = []
+    count = 0
     if meta is None or meta.get("folder") != folder:
         _, problems = build_index(db, folder)
-    elif meta.get("state") != folder_state(folder):
-        result = update_index(db, folder)
-        if result is None:
-            _, problems = build_index(db, folder)
-        else:
-            problems = result[1]
-    _checked[key] = (now, folder_mtime)
+    else:
+        scan = _scan(folder)
+        count = len(scan)
+        if meta.get("state") != _state_of(scan):
+            result = update_index(db, folder, scan)
+            if result is None:
+                _, problems = build_index(db, folder)
+            else:
+                problems = result[1]
+    _checked[key] = (now, folder_mtime, count)
     return db, problems

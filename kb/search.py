@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 from kb import paths
 from kb.db import sqlite3
@@ -43,6 +44,8 @@ PRUNE_FROM = 2000
 PRUNE_SHARE = 0.2
 PRUNE_KEEP = 4
 PRUNE_MAX = 12
+# A message of more words than this is matched by its rare words alone, at scale.
+SHORT_QUERY = 8
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
@@ -132,6 +135,74 @@ def _messages(paste: Paste) -> list[tuple[str | None, str]]:
     return [(None, ln) for ln in lines[:MAX_MESSAGES]]
 
 
+def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
+    try:
+        return conn.execute(
+            "select t.entry_id, t.template, t.exception, t.prefix, t.literals, t.literal_text "
+            "from templates_fts join templates t on t.rowid = templates_fts.rowid "
+            "where templates_fts match ? order by bm25(templates_fts) limit ?",
+            (_fts_match(terms), TEMPLATE_CANDIDATES),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+class _MemoryIndex:
+    """Templates in memory, each filed under its rarest fixed words.
+
+    For large catalogues in a long-running process: finding a pasted message's templates
+    becomes a few dictionary lookups instead of a full-text query over every template.
+    """
+
+    def __init__(self, rows: list) -> None:
+        self.rows = rows
+        df: dict[str, int] = {}
+        token_lists = []
+        for row in rows:
+            tokens = set(_tokens(row["literal_text"]))
+            token_lists.append(tokens)
+            for token in tokens:
+                df[token] = df.get(token, 0) + 1
+        self.by_word: dict[str, list[int]] = {}
+        self.weight: dict[str, float] = {}
+        for i, tokens in enumerate(token_lists):
+            for token in sorted(tokens, key=lambda t: (df[t], t))[:2]:
+                self.by_word.setdefault(token, []).append(i)
+                self.weight[token] = 1.0 / df[token]
+
+    def candidates(self, tokens: list[str]) -> list:
+        # A shared rare word counts for more than a shared common one.
+        hits: dict[int, float] = {}
+        for token in set(tokens):
+            for i in self.by_word.get(token, ()):
+                hits[i] = hits.get(i, 0.0) + self.weight[token]
+        best = sorted(hits, key=lambda i: -hits[i])[:TEMPLATE_CANDIDATES]
+        return [self.rows[i] for i in best]
+
+
+_memory: dict[str, tuple[str, _MemoryIndex]] = {}
+
+
+def _memory_index(conn: sqlite3.Connection) -> _MemoryIndex | None:
+    """The in-memory template index, for catalogues of PRUNE_FROM entries or more."""
+    try:
+        meta = dict(conn.execute("select key, value from meta where key in ('count', 'state')"))
+        if int(meta.get("count", 0)) < PRUNE_FROM:
+            return None
+        (db,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
+    except (sqlite3.Error, ValueError):
+        return None
+    cached = _memory.get(db)
+    if cached and cached[0] == meta.get("state"):
+        return cached[1]
+    rows = conn.execute(
+        "select entry_id, template, exception, prefix, literals, literal_text from templates"
+    ).fetchall()
+    index = _MemoryIndex(rows)
+    _memory[db] = (meta.get("state", ""), index)
+    return index
+
+
 def _fts_match(terms: list[str]) -> str:
     # Every term is quoted, so nothing a user pastes can become FTS5 syntax; a term with a
     # space is a phrase (two words next to each other).
@@ -157,18 +228,19 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     """
     messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
     signals: dict[str, _Signal] = {}
-    terms = words(" ".join(msg for _, msg in messages), limit=MAX_TERMS)
+    text = " ".join(msg for _, msg in messages)
+    terms = words(text, limit=MAX_TERMS)
+    memory = _memory_index(conn)
+    if memory is not None:
+        rows = memory.candidates(_tokens(_fold(text)))
+        if len(terms) > SHORT_QUERY:
+            terms = []  # a whole message: the rare-word index has found its templates
+    else:
+        rows = []
     terms = _prune_common(conn, terms, "templates_fts_vocab")
-    if not terms:
-        return signals
-    try:
-        rows = conn.execute(
-            "select t.entry_id, t.template, t.exception, t.prefix, t.literals, t.literal_text "
-            "from templates_fts join templates t on t.rowid = templates_fts.rowid "
-            "where templates_fts match ? order by bm25(templates_fts) limit ?",
-            (_fts_match(terms), TEMPLATE_CANDIDATES),
-        ).fetchall()
-    except sqlite3.OperationalError:
+    if terms:
+        rows += _template_query(conn, terms)
+    if not rows:
         return signals
     folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
     for row in rows:
@@ -176,7 +248,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
         why = ""
         exact = False
         literal = row["literal_text"]
-        literal_words = _tokens(literal)
+        literal_words = _literal_tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
         for etype, msg, low in folded:
             # Every fixed chunk must occur in the message before a regex is worth running.
@@ -212,6 +284,11 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
 
 def _template_search(template: str, message: str) -> bool:
     return compile_template(template).search(strip_ansi(message)) is not None
+
+
+@lru_cache(maxsize=65536)
+def _literal_tokens(literal: str) -> list[str]:
+    return _tokens(literal)
 
 
 def _tokens(text: str) -> list[str]:
@@ -266,7 +343,8 @@ def _fts_signals(
     coordinate: bool = False,
     only: list[str] | None = None,
 ) -> dict[str, float]:
-    terms = _prune_common(conn, terms)
+    if not only:  # a few named entries are cheap to rank with every word
+        terms = _prune_common(conn, terms)
     if not terms:
         return {}
     match = _fts_match(terms)

@@ -96,7 +96,7 @@ def main() -> None:
         # One file changes; the next search (past the in-process recheck interval) updates it.
         from kb import index
 
-        time.sleep(index.RECHECK_SECONDS)
+        time.sleep(index.recheck_seconds(args.entries))
         target = sorted(folder.glob("*.md"))[rng.randrange(args.entries)]
         target.write_text(
             target.read_text(encoding="utf-8").replace("## Cause", "## Cause\n\nEdited.", 1),
