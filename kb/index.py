@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-11"
+SCHEMA = "kb-index-12"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -343,6 +343,8 @@ def build_index(
                     {"key": "folder", "value": folder},
                     {"key": "state", "value": state},
                     {"key": "count", "value": str(count)},
+                    # Tells a long-running search process its cached rows are another build's.
+                    {"key": "build", "value": os.urandom(8).hex()},
                 ],
                 pk="key",
             )

@@ -148,58 +148,88 @@ def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
 
 
 class _MemoryIndex:
-    """Templates in memory, each filed under its rarest fixed words.
+    """Templates in memory, each filed under its two rarest fixed words.
 
     For large catalogues in a long-running process: finding a pasted message's templates
     becomes a few dictionary lookups instead of a full-text query over every template.
+    After an incremental re-index only the changed rows are added and dropped.
     """
 
-    def __init__(self, rows: list) -> None:
-        self.rows = rows
-        df: dict[str, int] = {}
-        token_lists = []
-        for row in rows:
+    def __init__(self, build: str) -> None:
+        self.build = build  # which index build these rows come from
+        self.state = ""
+        self.rows: dict[int, object] = {}
+        self.tokens: dict[int, set[str]] = {}
+        self.filed: dict[int, list[str]] = {}
+        self.df: dict[str, int] = {}
+        self.by_word: dict[str, set[int]] = {}
+
+    def refresh(self, conn: sqlite3.Connection, state: str) -> None:
+        present = {r[0] for r in conn.execute("select rowid from templates")}
+        for rowid in [r for r in self.rows if r not in present]:
+            self._drop(rowid)
+        new = [r for r in present if r not in self.rows]
+        fresh = []
+        for at in range(0, len(new), 500):
+            chunk = new[at : at + 500]
+            fresh += conn.execute(
+                "select rowid, entry_id, template, exception, prefix, literals, literal_text "
+                f"from templates where rowid in ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        for row in fresh:
             tokens = set(_tokens(row["literal_text"]))
-            token_lists.append(tokens)
+            self.rows[row["rowid"]], self.tokens[row["rowid"]] = row, tokens
             for token in tokens:
-                df[token] = df.get(token, 0) + 1
-        self.by_word: dict[str, list[int]] = {}
-        self.weight: dict[str, float] = {}
-        for i, tokens in enumerate(token_lists):
-            for token in sorted(tokens, key=lambda t: (df[t], t))[:2]:
-                self.by_word.setdefault(token, []).append(i)
-                self.weight[token] = 1.0 / df[token]
+                self.df[token] = self.df.get(token, 0) + 1
+        # Filed after every count is in, so "rarest" is judged against the whole catalogue.
+        for row in fresh:
+            rowid = row["rowid"]
+            rarest = sorted(self.tokens[rowid], key=lambda t: (self.df[t], t))[:2]
+            self.filed[rowid] = rarest
+            for token in rarest:
+                self.by_word.setdefault(token, set()).add(rowid)
+        self.state = state
+
+    def _drop(self, rowid: int) -> None:
+        for token in self.tokens.pop(rowid, ()):
+            self.df[token] -= 1
+        for token in self.filed.pop(rowid, ()):
+            self.by_word.get(token, set()).discard(rowid)
+        self.rows.pop(rowid, None)
 
     def candidates(self, tokens: list[str]) -> list:
         # A shared rare word counts for more than a shared common one.
         hits: dict[int, float] = {}
         for token in set(tokens):
-            for i in self.by_word.get(token, ()):
-                hits[i] = hits.get(i, 0.0) + self.weight[token]
-        best = sorted(hits, key=lambda i: -hits[i])[:TEMPLATE_CANDIDATES]
-        return [self.rows[i] for i in best]
+            filed = self.by_word.get(token)
+            if filed:
+                weight = 1.0 / max(1, self.df.get(token, 1))
+                for rowid in filed:
+                    hits[rowid] = hits.get(rowid, 0.0) + weight
+        best = sorted(hits, key=lambda r: -hits[r])[:TEMPLATE_CANDIDATES]
+        return [self.rows[r] for r in best]
 
 
-_memory: dict[str, tuple[str, _MemoryIndex]] = {}
+_memory: dict[str, _MemoryIndex] = {}
 
 
 def _memory_index(conn: sqlite3.Connection) -> _MemoryIndex | None:
     """The in-memory template index, for catalogues of PRUNE_FROM entries or more."""
     try:
-        meta = dict(conn.execute("select key, value from meta where key in ('count', 'state')"))
+        meta = dict(
+            conn.execute("select key, value from meta where key in ('count', 'state', 'build')")
+        )
         if int(meta.get("count", 0)) < PRUNE_FROM:
             return None
         (db,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
     except (sqlite3.Error, ValueError):
         return None
-    cached = _memory.get(db)
-    if cached and cached[0] == meta.get("state"):
-        return cached[1]
-    rows = conn.execute(
-        "select entry_id, template, exception, prefix, literals, literal_text from templates"
-    ).fetchall()
-    index = _MemoryIndex(rows)
-    _memory[db] = (meta.get("state", ""), index)
+    index = _memory.get(db)
+    if index is None or index.build != meta.get("build"):
+        index = _memory[db] = _MemoryIndex(meta.get("build", ""))
+    if index.state != meta.get("state"):
+        index.refresh(conn, meta.get("state", ""))
     return index
 
 

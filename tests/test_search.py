@@ -111,3 +111,26 @@ Traceback (most recent call last):
   File "a.py", line 3, in <module>
 RuntimeError: boom"""
     assert [r.type for r in read_paste(chained).raised] == ["KeyError", "RuntimeError"]
+
+
+def test_large_catalogue_path_keeps_up_with_edits(two, monkeypatch, tmp_path):
+    # The in-memory template index and word pruning normally start at 2,000 entries.
+    monkeypatch.setattr("kb.search.PRUNE_FROM", 0)
+    monkeypatch.setattr("kb.index.RECHECK_SECONDS", 0)
+    monkeypatch.setattr("kb.index.recheck_seconds", lambda files: 0)
+    assert top("ValueError: Expected input batch_size (3) to match target batch_size (4).") == (
+        "batch-mismatch"
+    )
+    path = two / "batch-mismatch.md"
+    path.write_text(
+        OTHER.replace("to match target batch_size ({m}).", "to equal target batch_size ({m})."),
+        encoding="utf-8",
+    )
+    import os
+
+    os.utime(path, ns=(1, 1))
+    hits, _ = search("ValueError: Expected input batch_size (3) to equal target batch_size (4).")
+    assert hits[0].id == "batch-mismatch" and hits[0].why.startswith("message matches")
+    path.unlink()
+    hits, _ = search("ValueError: Expected input batch_size (3) to equal target batch_size (4).")
+    assert all(h.id != "batch-mismatch" for h in hits)
