@@ -44,11 +44,10 @@ PRUNE_FROM = 2000
 PRUNE_SHARE = 0.2
 PRUNE_KEEP = 4
 PRUNE_MAX = 12
-# A message of more words than this is matched by its rare words alone, at scale.
-SHORT_QUERY = 8
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
+MEMORY_CANDIDATES = 25  # rare-word hits are precise: fewer need testing
 
 
 class Hit:
@@ -207,7 +206,7 @@ class _MemoryIndex:
                 weight = 1.0 / max(1, self.df.get(token, 1))
                 for rowid in filed:
                     hits[rowid] = hits.get(rowid, 0.0) + weight
-        best = sorted(hits, key=lambda r: -hits[r])[:TEMPLATE_CANDIDATES]
+        best = sorted(hits, key=lambda r: -hits[r])[:MEMORY_CANDIDATES]
         return [self.rows[r] for r in best]
 
 
@@ -253,26 +252,27 @@ def _phrases(text: str) -> list[str]:
 def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
     """Score entries by how their message templates meet the pasted messages.
 
-    Candidates come from a full-text index over the templates' fixed words, so the cost
-    does not grow with the catalogue; only those few are tested exactly.
+    Candidates come from an index over the templates' fixed words (full-text, or for a
+    large catalogue an in-memory one of their rarest words), so the cost does not grow
+    with the catalogue; only those few are tested exactly.
     """
     messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
     signals: dict[str, _Signal] = {}
     text = " ".join(msg for _, msg in messages)
+    folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
     terms = words(text, limit=MAX_TERMS)
     memory = _memory_index(conn)
     if memory is not None:
-        rows = memory.candidates(_tokens(_fold(text)))
-        if len(terms) > SHORT_QUERY:
-            terms = []  # a whole message: the rare-word index has found its templates
-    else:
-        rows = []
+        _score_templates(memory.candidates(_tokens(_fold(text))), folded, signals)
+        if any(sig.exact for sig in signals.values()):
+            return signals  # the rare-word index found the message's templates
     terms = _prune_common(conn, terms, "templates_fts_vocab")
     if terms:
-        rows += _template_query(conn, terms)
-    if not rows:
-        return signals
-    folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
+        _score_templates(_template_query(conn, terms), folded, signals)
+    return signals
+
+
+def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> None:
     for row in rows:
         best = 0.0
         why = ""
@@ -306,10 +306,10 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
                 score += 0.2
             if score > best:
                 best, why = score, f'{reason} "{_short(row["template"])}"'
-                exact = reason == "message matches"
+                # The message is all there (alone, or inside prose): a sure identification.
+                exact = reason in ("message matches", "message contains")
         if best > signals.get(row["entry_id"], _Signal()).score:
             signals[row["entry_id"]] = _Signal(best, why, exact)
-    return signals
 
 
 def _template_search(template: str, message: str) -> bool:
@@ -373,8 +373,9 @@ def _fts_signals(
     coordinate: bool = False,
     only: list[str] | None = None,
 ) -> dict[str, float]:
-    if not only:  # a few named entries are cheap to rank with every word
-        terms = _prune_common(conn, terms)
+    # Even for a few named entries FTS5 walks every word's postings before filtering, so
+    # the words are capped; which ones matters little when only those entries are ranked.
+    terms = terms[:PRUNE_MAX] if only else _prune_common(conn, terms)
     if not terms:
         return {}
     match = _fts_match(terms)
@@ -519,9 +520,7 @@ def search(
         rows = {
             r["id"]: r
             for r in conn.execute(
-                "select id, title, kind, errors_text, symptom_text, zh, body from entries "
-                f"where id in ({marks})",
-                list(ids),
+                f"select id, title, kind from entries where id in ({marks})", list(ids)
             )
         }
         hits = []
@@ -545,8 +544,19 @@ def search(
             )
         hits.sort(key=lambda h: (-h.score, h.id))
         hits = hits[:limit]
-        for hit in hits:  # wording the reason costs; only for what is shown
-            hit.why = hit.why or _matched_fields(rows[hit.id], terms)
+        unexplained = [h.id for h in hits if not h.why]
+        if unexplained:  # wording the reason costs; only for what is shown
+            marks = ",".join("?" * len(unexplained))
+            texts = {
+                r["id"]: r
+                for r in conn.execute(
+                    "select id, title, errors_text, symptom_text, zh, body from entries "
+                    f"where id in ({marks})",
+                    unexplained,
+                )
+            }
+            for hit in hits:
+                hit.why = hit.why or _matched_fields(texts[hit.id], terms)
         return hits, problems
     finally:
         conn.close()
