@@ -47,7 +47,8 @@ PRUNE_MAX = 12
 MAX_MESSAGES = 8
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 60
-MEMORY_CANDIDATES = 25  # rare-word hits are precise: fewer need testing
+MEMORY_CANDIDATES = 25
+RANK_AT_MOST = 4  # rare-word hits are precise: fewer need testing
 
 
 class Hit:
@@ -494,7 +495,12 @@ def search(
         paste = read_paste(query)
         templates = _template_signals(conn, paste)
         terms = _fts_terms(paste, query)
-        exact = [k for k, sig in templates.items() if sig.exact]
+        # FTS5 pays per named row, so only the few best template matches get ranked by
+        # their words; a lower template score could not overtake them anyway.
+        exact = sorted(
+            (k for k, sig in templates.items() if sig.exact), key=lambda k: -templates[k].score
+        )
+        exact = exact[:RANK_AT_MOST]
         if paste.raised:
             # With a message that matches templates exactly, the words only order those
             # entries; asking the whole catalogue would cost more than the rest together.

@@ -16,7 +16,7 @@ from kb.templates import strip_ansi
 # `RuntimeError: msg`, `torch.OutOfMemoryError: msg`, `_pickle.UnpicklingError: msg`
 _EXC = re.compile(
     r"^(?P<type>(?:[A-Za-z_][\w]*\.)*"
-    r"(?:[A-Z]\w*(?:Error|Exception|Warning|Interrupt|Exit|Failure)|StopIteration|Error))"
+    r"(?:[A-Z]\w*(?:Error|Exception|Warning|Interrupt|Exit|Failure)|StopIteration|Error|Exception|Warning))"
     r"(?::\s?(?P<msg>.*))?$"
 )
 # `/path/to/file.py:12: UserWarning: msg` as the warnings module prints it.
