@@ -1,19 +1,22 @@
 """Rank entries for a query, and read entries back out of the index.
 
-Ranking, strongest signal first:
+Ranking, strongest signal first (the README's "How search works" tells the story):
 
 1. the message template: a pasted exception line that matches an entry's `errors`
-   template exactly (variable parts aside) is that entry, whatever else the paste says;
-   a message that starts like a template, or words that sit inside one, count less;
-2. full-text relevance (FTS5 bm25) with weighted fields: errors > title > symptom, zh >
-   body, over the message words only when the paste is a traceback, so paths and
-   source lines do not vote;
-3. the exception type, as a bonus on top of a template signal.
+   template whole (variable parts aside) is that entry; a message inside prose, a cut-off
+   one, one that starts like a template, or words that sit inside one count less; the
+   exception type adds a little;
+2. full-text relevance (FTS5 bm25) with weighted fields, over the message words when the
+   paste holds an exception (so paths and source lines do not vote), or over typed words
+   with phrases and coordination when it does not;
+3. context: the rest of a traceback, as a tie-breaker between look-alikes.
 
-Stdlib only (`sqlite3`, `re`, `json`): no torch, no textual, no markdown parser, unless
-the index is stale and has to be rebuilt first.
+Scale: template candidates come from a full-text index, or for large catalogues from an
+in-memory index of each template's rarest words; near-universal words are pruned.
+
+Stdlib only (`sqlite3`, `re`): no torch, no textual, no markdown parser, unless the index
+is stale and has to be rebuilt first.
 """
-
 from __future__ import annotations
 
 import os
