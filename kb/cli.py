@@ -364,11 +364,15 @@ def main(argv: list[str] | None = None) -> int:
         # `kb list | head`: the reader left; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except ModuleNotFoundError as exc:
+        sys.stderr.write(
+            f"kb: the package '{exc.name}' is missing; reinstall kb (pip install -e . or "
+            "pip install kb-torch) in the Python you run it with\n"
+        )
+        return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
-        from kb.entries import EntryError
-        from kb.index import IndexError_
-
-        if isinstance(exc, (EntryError, IndexError_)):
+        # Matched by name: importing their modules here could itself fail.
+        if type(exc).__name__ in ("EntryError", "IndexError_"):
             sys.stderr.write(f"kb: {exc}\n")
             return 1
         if os.environ.get("KB_DEBUG"):
