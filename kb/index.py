@@ -10,7 +10,6 @@ are imported only when a build is actually needed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from kb import paths
 from kb.db import sqlite3
@@ -22,18 +21,6 @@ FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
 class IndexError_(Exception):
     """The index cannot be built (no catalogue, unwritable location)."""
-
-
-def catalogue_state(files: Iterable[str]) -> str:
-    """A fingerprint of the catalogue's files; changes whenever any file does."""
-    parts = []
-    for path in files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        parts.append(f"{os.path.basename(path)}\t{st.st_size}\t{st.st_mtime_ns}")
-    return "\n".join(parts)
 
 
 def _scan(folder: str) -> dict[str, tuple[int, int]]:
@@ -59,7 +46,7 @@ def _state_of(scan: dict[str, tuple[int, int]]) -> str:
 
 
 def folder_state(folder: str) -> str:
-    """`catalogue_state` of a whole catalogue folder, the fast way: this runs on every
+    """A fingerprint of a catalogue folder (names, sizes, mtimes); it runs on every
     search in a fresh process."""
     return _state_of(_scan(folder))
 
@@ -290,7 +277,7 @@ def build_index(
     if not os.path.isdir(folder):
         raise IndexError_(f"no catalogue folder at {folder}")
     files = paths.entry_files(folder)
-    state = catalogue_state(files)
+    state = folder_state(folder)
     docs, problems = _load_docs(files)
 
     try:
@@ -304,9 +291,7 @@ def build_index(
         conn = sqlite3.connect(tmp)
         try:
             base = sqlite_utils.Database(conn)
-            base["entries"].create(
-                {key: str for key in entry_row_columns()}, pk="id", not_null={"id"}
-            )
+            base["entries"].create({key: str for key in ENTRY_COLUMNS}, pk="id", not_null={"id"})
             base["templates"].create(
                 {c: (int if c == "current" else str) for c in TEMPLATE_COLUMNS}
             )
@@ -356,10 +341,6 @@ def build_index(
         tmp.unlink(missing_ok=True)
         raise
     return count, sorted(problems)
-
-
-def entry_row_columns() -> tuple[str, ...]:
-    return ENTRY_COLUMNS
 
 
 def update_index(

@@ -17,6 +17,7 @@ in-memory index of each template's rarest words; near-universal words are pruned
 Stdlib only (`sqlite3`, `re`): no torch, no textual, no markdown parser, unless the index
 is stale and has to be rebuilt first.
 """
+
 from __future__ import annotations
 
 import os

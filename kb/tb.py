@@ -80,10 +80,6 @@ class Paste:
         self.code: list[str] = []  # source lines shown under frames
         self.text = text  # the cleaned paste
 
-    @property
-    def is_traceback(self) -> bool:
-        return bool(self.raised)
-
 
 def clean(text: str) -> str:
     """Strip ANSI codes, NULs, carriage returns, log prefixes and Markdown emphasis."""
