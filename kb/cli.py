@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from types import SimpleNamespace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a cold-start cost)
 if TYPE_CHECKING:
@@ -254,13 +253,24 @@ def cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_search_fast(argv: list[str]) -> SimpleNamespace | None:
+class SearchArgs:
+    """`kb search` arguments, as argparse would give them (without importing argparse)."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.limit = 5
+        self.json = False
+        self.explain = False
+        self.func = cmd_search
+
+
+def parse_search_fast(argv: list[str]) -> SearchArgs | None:
     """Parse `kb search` arguments without argparse (a few ms of a cold start).
 
     Returns None for anything unusual (help, unknown options, bad values), and the caller
     then lets argparse parse the same arguments and word any error.
     """
-    args = SimpleNamespace(text=[], limit=5, json=False, explain=False, func=cmd_search)
+    args = SearchArgs()
     items = iter(argv)
     only_text = False
     for token in items:

@@ -21,14 +21,12 @@ is stale and has to be rebuilt first.
 from __future__ import annotations
 
 import os
-import re
-from functools import lru_cache
 
 from kb import paths
 from kb.db import sqlite3
 from kb.tb import Paste, read_paste
-from kb.templates import compile_template, first_line, strip_ansi
-from kb.textnorm import STOPWORDS, cjk_grams, has_cjk, words
+from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
+from kb.textnorm import STOPWORDS, cjk_grams, has_cjk, identifiers, numbers, tokens, words
 
 # bm25 weights, in index.FTS_COLUMNS order: title, errors_text, symptom, body, zh.
 # A pasted message is compared with messages first; words typed to describe a symptom
@@ -50,7 +48,7 @@ PRUNE_KEEP = 4
 PRUNE_MAX = 12
 MAX_MESSAGES = 8
 MAX_TERMS = 48
-TEMPLATE_CANDIDATES = 60
+TEMPLATE_CANDIDATES = 30
 MEMORY_CANDIDATES = 25
 RANK_AT_MOST = 4  # rare-word hits are precise: fewer need testing
 
@@ -99,34 +97,18 @@ class _Signal:
         self.exact = exact  # a template matched the whole message
 
 
-def _connect(db: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
 def open_index(
     db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
 ) -> tuple[sqlite3.Connection, list]:
     """A read-only connection to a current index (rebuilt first if needed), and any
     entries the rebuild had to skip."""
-    from kb.index import ensure_index
+    from kb.index import open_current
 
-    db, problems = ensure_index(db, folder)
-    try:
-        conn = _connect(db)
-        conn.execute("select 1 from entries limit 1")
-        return conn, problems
-    except sqlite3.Error:
-        # Replaced or damaged between the check and the open: one rebuild, then give up loudly.
-        from kb.index import build_index
-
-        build_index(db, folder)
-        return _connect(db), problems
+    return open_current(db, folder)
 
 
 def _fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+    return " ".join(text.split()).lower()
 
 
 def _messages(paste: Paste) -> list[tuple[str | None, str]]:
@@ -182,9 +164,9 @@ class _MemoryIndex:
                 chunk,
             ).fetchall()
         for row in fresh:
-            tokens = set(_tokens(row["literal_text"]))
-            self.rows[row["rowid"]], self.tokens[row["rowid"]] = row, tokens
-            for token in tokens:
+            found = set(tokens(row["literal_text"]))
+            self.rows[row["rowid"]], self.tokens[row["rowid"]] = row, found
+            for token in found:
                 self.df[token] = self.df.get(token, 0) + 1
         # Filed after every count is in, so "rarest" is judged against the whole catalogue.
         for row in fresh:
@@ -246,9 +228,9 @@ def _fts_match(terms: list[str]) -> str:
 def _phrases(text: str) -> list[str]:
     """Adjacent word pairs of a typed description ("eval mode", "zero_grad never"): an
     entry that has the pair as a phrase beats one that has the words scattered."""
-    tokens = [t.lower() for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)]
+    low = [t.lower() for t in identifiers(text)]
     pairs = []
-    for a, b in zip(tokens, tokens[1:], strict=False):
+    for a, b in zip(low, low[1:], strict=False):
         if len(a) > 1 and len(b) > 1 and a not in STOPWORDS and b not in STOPWORDS:
             pairs.append(f"{a} {b}")
     return pairs[:MAX_TERMS]
@@ -265,10 +247,11 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     signals: dict[str, _Signal] = {}
     text = " ".join(msg for _, msg in messages)
     folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
+    folded = [(etype, msg, low, tokens(low)) for etype, msg, low in folded]
     terms = words(text, limit=MAX_TERMS)
     memory = _memory_index(conn)
     if memory is not None:
-        _score_templates(memory.candidates(_tokens(_fold(text))), folded, signals)
+        _score_templates(memory.candidates(tokens(_fold(text))), folded, signals)
         if any(sig.exact for sig in signals.values()):
             return signals  # the rare-word index found the message's templates
     terms = _prune_common(conn, terms, "templates_fts_vocab")
@@ -285,18 +268,21 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
         literal = row["literal_text"]
         literal_words = _literal_tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
-        for etype, msg, low in folded:
+        for etype, msg, low, low_words in folded:
             # Every fixed chunk must occur in the message before a regex is worth running.
             could_match = all(c in low for c in chunks)
             # How much of the message the template's fixed words explain, in order: a
             # template whose `{...}` parts swallow telling words ("'target'") explains less.
-            explained = _in_order(_tokens(low), literal_words)
-            if could_match and compile_template(row["template"]).fullmatch(strip_ansi(msg).strip()):
+            # Only a possible match, or a message mostly made of its words, needs to know.
+            explained = 0.0
+            if could_match or (len(low_words) >= 5 and _share_in(low_words, literal_words) >= 0.8):
+                explained = _in_order(low_words, literal_words)
+            if could_match and fullmatch(row["template"], strip_ansi(msg)):
                 score, reason = 1.0 + 0.1 * explained, "message matches"
-            elif could_match and len(literal) >= 15 and _template_search(row["template"], msg):
+            elif could_match and len(literal) >= 15 and occurs_in(row["template"], strip_ansi(msg)):
                 # The whole message, with prose around it: `I get error: can't optimize...`
                 score, reason = 0.95, "message contains"
-            elif explained >= 0.8 and len(_tokens(low)) >= 5:
+            elif explained >= 0.8 and len(low_words) >= 5:
                 # A cut-off paste, or an older release's shorter message: never above a
                 # template that matches whole.
                 score, reason = 0.7 + 0.3 * explained, "message matches most of"
@@ -317,17 +303,23 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             signals[row["entry_id"]] = _Signal(best, why, exact)
 
 
-def _template_search(template: str, message: str) -> bool:
-    return compile_template(template).search(strip_ansi(message)) is not None
+_literal_cache: dict[str, list[str]] = {}
 
 
-@lru_cache(maxsize=65536)
 def _literal_tokens(literal: str) -> list[str]:
-    return _tokens(literal)
+    found = _literal_cache.get(literal)
+    if found is None:
+        if len(_literal_cache) >= 65536:
+            _literal_cache.clear()
+        found = _literal_cache[literal] = tokens(literal)
+    return found
 
 
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9_]+", text)
+def _share_in(words_: list[str], template_words: list[str]) -> float:
+    """The share of `words_` found in `template_words` in any order: a cheap upper bound
+    of _in_order."""
+    vocabulary = set(template_words)
+    return len([word for word in words_ if word in vocabulary]) / len(words_)
 
 
 def _in_order(words_: list[str], template_words: list[str]) -> float:
@@ -363,7 +355,7 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
     if not paste.raised:
         # Typed words: numbers a user types are meant ("-100", "65504"); in a traceback
         # they are the user's own shapes and sizes, noise.
-        terms += re.findall(r"(?<![\w.])\d{3,}(?![\w.])", basis)[:4]
+        terms += numbers(basis)[:4]
         terms += _phrases(basis)
     if has_cjk(query):
         grams = cjk_grams(basis, singles=False).split() or cjk_grams(basis).split()
@@ -407,21 +399,38 @@ def _fts_signals(
     if coordinate and 1 < len(terms) <= COORDINATE_MAX_TERMS:
         # bm25 adds up per-word weights, so one rare word can outvote the rest of a typed
         # description; weigh each hit by the share of the words it has at all. Asked of
-        # the candidates only, so the cost does not grow with the catalogue.
+        # the candidates only in a large catalogue, so the cost does not grow with it; in a
+        # small one, fetching a word's few rows is quicker than FTS5 seeking each candidate.
         have = dict.fromkeys(ranks, 0)
-        marks = ",".join("?" * len(ranks))
+        sql = "select rowid from entries_fts where entries_fts match ?"
+        if _large(conn):
+            sql += f" and rowid in ({','.join('?' * len(ranks))})"
+            within = tuple(ranks)
+        else:
+            within = ()
         for term in terms:
-            for (rowid,) in conn.execute(
-                f"select rowid from entries_fts where entries_fts match ? and rowid in ({marks})",
-                (_fts_match([term]), *ranks),
-            ):
-                have[rowid] += 1
+            for (rowid,) in conn.execute(sql, (_fts_match([term]), *within)):
+                if rowid in have:
+                    have[rowid] += 1
         floor = COORDINATE_FLOOR
         ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
     best = min(ranks.values()) or -1e-9
     marks = ",".join("?" * len(ranks))
     ids = dict(conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,)))
     return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+def _entry_count(conn: sqlite3.Connection) -> int:
+    try:
+        row = conn.execute("select value from meta where key = 'count'").fetchone()
+        return int(row[0]) if row else 0
+    except (sqlite3.Error, ValueError):
+        return 0
+
+
+def _large(conn: sqlite3.Connection) -> bool:
+    """Is this a catalogue where per-query costs that grow with its size must be avoided?"""
+    return _entry_count(conn) >= PRUNE_FROM
 
 
 def _prune_common(
@@ -431,17 +440,17 @@ def _prune_common(
     their long posting lists are most of a query's cost."""
     if len(terms) <= PRUNE_KEEP:
         return terms
+    total = _entry_count(conn)
+    if total < PRUNE_FROM:
+        return terms
     try:
-        total = conn.execute("select value from meta where key = 'count'").fetchone()
-        if not total or int(total[0]) < PRUNE_FROM:
-            return terms
         stems = _stems(terms)
         wanted = sorted(set(stems.values()))
         marks = ",".join("?" * len(wanted))
         df = dict(conn.execute(f"select term, doc from {vocab} where term in ({marks})", wanted))
     except (sqlite3.Error, ValueError):
         return terms
-    limit = PRUNE_SHARE * int(total[0])
+    limit = PRUNE_SHARE * total
     rarest = sorted(terms, key=lambda t: df.get(stems.get(t, t), 0))
     keep = {t for t in rarest[:PRUNE_MAX] if df.get(stems.get(t, t), 0) <= limit}
     if len(keep) < PRUNE_KEEP:

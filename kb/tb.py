@@ -9,44 +9,44 @@ last frames, and hands search the message itself. Stdlib only (search path).
 
 from __future__ import annotations
 
-import re
-
+from kb.lazyre import Pattern
 from kb.templates import strip_ansi
 
-# `RuntimeError: msg`, `torch.OutOfMemoryError: msg`, `_pickle.UnpicklingError: msg`
-_EXC = re.compile(
-    r"^(?P<type>(?:[A-Za-z_][\w]*\.)*"
-    r"(?:[A-Z]\w*(?:Error|Exception|Warning|Interrupt|Exit|Failure)|StopIteration|Error|Exception|Warning))"
-    r"(?::\s?(?P<msg>.*))?$"
-)
+# Every pattern below is compiled only if a plain string test says it could match (see
+# kb.lazyre): the common lines, `Type: message` and `File "x.py", line 3, in f`, are
+# read by hand, so a typical paste is searched without importing `re` at all.
+
 # `/path/to/file.py:12: UserWarning: msg` as the warnings module prints it.
-_WARN = re.compile(r"^(?P<where>.+?):(?P<line>\d+): (?P<type>\w*Warning): (?P<msg>.*)$")
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
-_IPY_FRAME = re.compile(r"^\s*(?:File|Cell) (?P<file>.+?):(?P<line>\d+)(?:, in (?P<func>.+))?$")
+_WARN = Pattern(r"^(?P<where>.+?):(?P<line>\d+): (?P<type>\w*Warning): (?P<msg>.*)$")
+_IPY_FRAME = Pattern(r"^\s*(?:File|Cell) (?P<file>.+?):(?P<line>\d+)(?:, in (?P<func>.+))?$")
 # Older IPython: `<ipython-input-4-1a2b> in <module>()`, `/x/torch/optim/sgd.py in __init__(...)`
-_OLD_IPY_FRAME = re.compile(r"^\s*(?P<file><ipython-input-[^>]*>|\S+\.py) in (?P<func>[\w<>.]+)\(")
+_OLD_IPY_FRAME = Pattern(r"^\s*(?P<file><ipython-input-[^>]*>|\S+\.py) in (?P<func>[\w<>.]+)\(")
 # A notebook's header line: `ValueError          Traceback (most recent call last)`
-_NOTEBOOK_HEAD = re.compile(r"^(?P<type>(?:\w+\.)*[A-Z]\w*(?:Error|Exception))\s+Traceback \(")
+_NOTEBOOK_HEAD = Pattern(r"^(?P<type>(?:\w+\.)*[A-Z]\w*(?:Error|Exception))\s+Traceback \(")
 # The same, anywhere in a line: after prose, a quote, Chinese text, `**bold**` markers.
-_EXC_INLINE = re.compile(
+_EXC_INLINE = Pattern(
     r"(?:^|[^\w.])(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning)):\s(?P<msg>.+)$"
 )
 # Notebook JSON exports: {"name": "RuntimeError", "message": "...", ...}
-_JSON_FIELD = re.compile(r'^\s*"(?P<key>name|ename|message|evalue)":\s*"(?P<value>.*?)",?\s*$')
+_JSON_FIELD = Pattern(r'^\s*"(?P<key>name|ename|message|evalue)":\s*"(?P<value>.*?)",?\s*$')
 # A `raise X("message")` source line: the only trace of the message in a cut-off paste.
-_RAISE = re.compile(
+_RAISE = Pattern(
     r"\braise\s+(?P<type>(?:\w+\.)*\w+)\(\s*[fbr]?(?P<q>[\"'])(?P<msg>.+?)(?:(?P=q)|$)"
 )
+_JSON_KEYS = ('"name"', '"ename"', '"message"', '"evalue"')
+_CLOSING_QUOTE = Pattern(r"[”“」』]")
+_MARKER = Pattern(r"^-*>?\s*\d+\s+")
 _QUOTES = "\"'`*“”‘’「」"
 # `**RuntimeError: ...**` or `> RuntimeError` as pasted into a Markdown issue.
-_EMPHASIS = re.compile(r"^\s*(?:>\s*)*(?:\*\*|__|`)|(?:\*\*|__|`)\s*$")
+_EMPHASIS = Pattern(r"^\s*(?:>\s*)*(?:\*\*|__|`)|(?:\*\*|__|`)\s*$")
 _NOISE = (
     "Traceback (most recent call last)",
     "During handling of the above exception",
     "The above exception was the direct cause",
 )
 # Timestamps and log levels in front of a line: `2024-05-01 12:00:00,123 ERROR `, `[rank0]: `
-_PREFIX = re.compile(
+_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "FATAL")
+_PREFIX = Pattern(
     r"^(?:\[?\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\]?\s*|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?\s*"
     r"|\[(?:rank|RANK)\s*\d+\]:?\s*|(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s*[:\-|]?\s*"
     r"|[\w.]+:\d+\]\s*|E\s{2,}|E\s+(?=[A-Z]\w*(?:Error|Exception|Warning)))+"
@@ -84,7 +84,95 @@ class Paste:
 def clean(text: str) -> str:
     """Strip ANSI codes, NULs, carriage returns, log prefixes and Markdown emphasis."""
     text = strip_ansi(text).replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(_PREFIX.sub("", _EMPHASIS.sub("", line)) for line in text.split("\n"))
+    return "\n".join(_clean_line(line) for line in text.split("\n"))
+
+
+def _clean_line(line: str) -> str:
+    if _might_be_emphasised(line):
+        line = _EMPHASIS.sub("", line)
+    if _might_have_prefix(line):
+        line = _PREFIX.sub("", line)
+    return line
+
+
+_MARKS = ("**", "__", "`")
+
+
+def _might_be_emphasised(line: str) -> bool:
+    """Could _EMPHASIS match? (Its start: any mix of space and `>`, then a mark.)"""
+    at = 0
+    while at < len(line) and (line[at] == ">" or line[at].isspace()):
+        at += 1
+    return line.startswith(_MARKS, at) or line.rstrip().endswith(_MARKS)
+
+
+def _might_have_prefix(line: str) -> bool:
+    """Could _PREFIX match? Each of its alternatives starts in one of these ways."""
+    first = line[:1]
+    if first == "[" or first.isdecimal() or line.startswith(_LEVELS):
+        return True
+    if first == "E" and line[1:2].isspace():
+        return True
+    close = line.find("]")  # `module.py:123] ` (glog)
+    if close > 0:
+        head, colon, number = line[:close].partition(":")
+        return bool(colon and head and number.isdecimal()) and all(
+            c.isalnum() or c in "_." for c in head
+        )
+    return False
+
+
+_EXC_SUFFIXES = ("Error", "Exception", "Warning", "Interrupt", "Exit", "Failure")
+_EXC_NAMES = frozenset({"StopIteration", "Error", "Exception", "Warning"})
+_ASCII_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_START = _ASCII_UPPER | frozenset("abcdefghijklmnopqrstuvwxyz_")
+
+
+def _is_word(text: str) -> bool:
+    # What `\w+` matches in a str pattern: letters, digits (any script) and `_`.
+    return all(c.isalnum() or c == "_" for c in text)
+
+
+def exception_line(line: str) -> tuple[str, str | None] | None:
+    """`RuntimeError: msg` -> ("RuntimeError", "msg"); a bare `ValueError` -> (type, None).
+
+    The type may be dotted (`torch.OutOfMemoryError`, `_pickle.UnpicklingError`); its
+    last name must look like an exception class. None for any other line.
+    """
+    colon = line.find(":")
+    head = line if colon < 0 else line[:colon]
+    *modules, name = head.split(".")
+    for module in modules:
+        if not module or module[0] not in _NAME_START or not _is_word(module):
+            return None
+    if name not in _EXC_NAMES and not (
+        name[:1] in _ASCII_UPPER
+        and _is_word(name)
+        and any(name.endswith(s) and len(name) > len(s) for s in _EXC_SUFFIXES)
+    ):
+        return None
+    if colon < 0:
+        return head, None
+    message = line[colon + 1 :]
+    return head, message[1:] if message[:1].isspace() else message
+
+
+def frame_line(line: str) -> tuple[str, int, str | None] | None:
+    """`  File "x.py", line 12, in forward` -> ("x.py", 12, "forward"); else None."""
+    text = line.lstrip()
+    if not text.startswith('File "'):
+        return None
+    quote = text.find('"', 6)
+    if quote <= 6 or not text.startswith('", line ', quote):
+        return None
+    rest = text[quote + 8 :]
+    digits = 0
+    while digits < len(rest) and rest[digits].isdecimal():
+        digits += 1
+    if not digits:
+        return None
+    func = rest[digits + 5 :] if rest.startswith(", in ", digits) else ""
+    return text[6:quote], int(rest[:digits]), func or None
 
 
 def read_paste(text: str) -> Paste:
@@ -103,35 +191,35 @@ def read_paste(text: str) -> Paste:
             in_frames = stripped.startswith("Traceback")
             current = None
             continue
-        head = _NOTEBOOK_HEAD.match(stripped)
+        head = _NOTEBOOK_HEAD.match(stripped) if "Traceback (" in stripped else None
         if head:
             # The type is known; its message, if the paste has it, comes at the end.
             paste.raised.append(Raised(head.group("type").rsplit(".", 1)[-1], ""))
             in_frames, current = True, None
             continue
-        frame = _FRAME.match(line) or _IPY_FRAME.match(line)
+        frame = frame_line(line)
+        if frame is None and line.lstrip().startswith(("File ", "Cell ")):
+            ipy = _IPY_FRAME.match(line)
+            if ipy:
+                frame = (ipy.group("file"), int(ipy.group("line")), ipy.group("func"))
         if frame:
-            func = (frame.group("func") or "").strip()
-            paste.frames.append((frame.group("file"), int(frame.group("line")), func))
+            paste.frames.append((frame[0], frame[1], (frame[2] or "").strip()))
             in_frames, current = True, None
             continue
-        old_frame = _OLD_IPY_FRAME.match(line)
+        old_frame = _OLD_IPY_FRAME.match(line) if _might_be_old_frame(line) else None
         if old_frame:
             paste.frames.append((old_frame.group("file"), 0, old_frame.group("func")))
             in_frames, current = True, None
             continue
-        warn = _WARN.match(stripped)
+        warn = _WARN.match(stripped) if "Warning: " in stripped else None
         if warn:
             current = Raised(warn.group("type"), warn.group("msg").strip(), warning=True)
             paste.raised.append(current)
             continue
-        exc = _EXC.match(stripped)
-        # A Jupyter header (`RuntimeError     Traceback (most recent call last)`) has no colon.
-        if exc and (exc.group("msg") is not None or stripped == exc.group("type")):
-            name = exc.group("type").rsplit(".", 1)[-1]
-            current = Raised(
-                name, (exc.group("msg") or "").strip(), warning=name.endswith("Warning")
-            )
+        exc = exception_line(stripped)
+        if exc:
+            name = exc[0].rsplit(".", 1)[-1]
+            current = Raised(name, (exc[1] or "").strip(), warning=name.endswith("Warning"))
             paste.raised.append(current)
             in_frames = False
             continue
@@ -153,22 +241,22 @@ def _fallbacks(paste: Paste, lines: list[str]) -> None:
     found: list[Raised] = []
     json_name = ""
     for line in lines:
-        field = _JSON_FIELD.match(line)
+        field = _JSON_FIELD.match(line) if line.lstrip().startswith(_JSON_KEYS) else None
         if field:
             if field.group("key") in ("name", "ename"):
                 json_name = field.group("value")
             elif json_name:
                 found.append(Raised(json_name, field.group("value").strip()))
             continue
-        inline = _EXC_INLINE.search(line)
+        inline = _EXC_INLINE.search(line) if _might_be_inline(line) else None
         if inline:
             name = inline.group("type").rsplit(".", 1)[-1]
             # A closing quote ends the message: 出现“RuntimeError: ...”怎么办
-            message = re.split(r"[”“」』]", inline.group("msg"))[0].strip().strip(_QUOTES).strip()
+            message = _CLOSING_QUOTE.split(inline.group("msg"))[0].strip().strip(_QUOTES).strip()
             found.append(Raised(name, message, warning=name.endswith("Warning")))
     if not found:
         # Only the last source line shown is where it stopped; a `raise` above it is not.
-        raised = _RAISE.search(paste.code[-1]) if paste.code else None
+        raised = _RAISE.search(paste.code[-1]) if paste.code and "raise" in paste.code[-1] else None
         if raised:
             name = raised.group("type").rsplit(".", 1)[-1]
             found.append(Raised(name, raised.group("msg").strip()))
@@ -178,4 +266,19 @@ def _fallbacks(paste: Paste, lines: list[str]) -> None:
 
 def _strip_marker(line: str) -> str:
     # Jupyter marks the failing line `---> 363 torch.autograd.backward(...)`
-    return re.sub(r"^-*>?\s*\d+\s+", "", line)
+    first = line[:1]
+    if first in ("-", ">") or first.isdecimal() or first.isspace():
+        return _MARKER.sub("", line)
+    return line
+
+
+def _might_be_old_frame(line: str) -> bool:
+    """Could _OLD_IPY_FRAME match? It needs `<ipython-input-...>` or `name.py`, then ` in `."""
+    text = line.lstrip()
+    return " in " in text and (
+        text.startswith("<ipython-input-") or text.split(" ", 1)[0].endswith(".py")
+    )
+
+
+def _might_be_inline(line: str) -> bool:
+    return "Error:" in line or "Exception:" in line or "Warning:" in line

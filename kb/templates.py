@@ -2,19 +2,21 @@
 
 `mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {in}x{out})` matches the
 message torch prints for any shapes. `{{` and `}}` stand for literal braces. The same
-compiled pattern serves the test harness (does torch still print this?) and search
-(is the pasted message this one?), so the two can never disagree.
+matcher serves the test harness (does torch still print this?) and search (is the
+pasted message this one?), so the two can never disagree.
 
-Stdlib only: this module sits on the `kb search` path.
+A template is matched without regular expressions: its fixed parts must appear in
+order, each variable part standing for at least one character, with any run of
+whitespace equal to one space on both sides. That is exactly what a `(.+?)` pattern
+would test, and it keeps `re` off the `kb search` cold-start path. Stdlib only.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+from kb.lazyre import Pattern
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-_PART = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}]")
+_ANSI = Pattern(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CACHE_SIZE = 4096
 
 
 class TemplateError(ValueError):
@@ -23,7 +25,7 @@ class TemplateError(ValueError):
 
 def strip_ansi(text: str) -> str:
     """Remove terminal colour and cursor codes (coloured tracebacks, torch's bold text)."""
-    return _ANSI.sub("", text)
+    return _ANSI.sub("", text) if "\x1b" in text else text
 
 
 def first_line(message: str) -> str:
@@ -52,44 +54,95 @@ def _split(template: str) -> list[str | None]:
     """Literal chunks, with None where a variable part stands."""
     out: list[str | None] = []
     pos = 0
-    for m in _PART.finditer(template):
-        out.append(template[pos : m.start()])
-        token = m.group(0)
-        if token == "{{":
+    while True:
+        opening, closing = template.find("{", pos), template.find("}", pos)
+        at = min(opening, closing) if opening >= 0 and closing >= 0 else max(opening, closing)
+        if at < 0:
+            out.append(template[pos:])
+            return out
+        out.append(template[pos:at])
+        if template.startswith("{{", at):
             out.append("{")
-        elif token == "}}":
+            pos = at + 2
+        elif template.startswith("}}", at):
             out.append("}")
-        elif token in ("{", "}"):
-            raise TemplateError(
-                f"unbalanced '{token}' at column {m.start() + 1} (write {token * 2})"
-            )
-        else:
+            pos = at + 2
+        elif at == opening and closing >= 0 and template.find("{", at + 1, closing) < 0:
             out.append(None)
-        pos = m.end()
-    out.append(template[pos:])
-    return out
+            pos = closing + 1
+        else:
+            token = template[at]
+            raise TemplateError(f"unbalanced '{token}' at column {at + 1} (write {token * 2})")
 
 
 def check_template(template: str) -> None:
-    """Raise TemplateError for an unbalanced brace (without compiling anything)."""
+    """Raise TemplateError for an unbalanced brace."""
     _split(template)
 
 
-@lru_cache(maxsize=4096)
-def compile_template(template: str) -> re.Pattern[str]:
-    """A pattern that matches a whole message line produced from this template."""
-    pieces = []
-    for piece in _split(strip_ansi(template).strip()):
-        pieces.append("(.+?)" if piece is None else re.escape(piece))
-    # Whitespace runs are one space to the harness and to a paste alike.
-    pattern = "".join(pieces).replace(r"\ ", " ")
-    pattern = re.sub(r" +", r"\\s+", pattern)
-    return re.compile(pattern, re.DOTALL)
+def _squash(text: str) -> str:
+    """Whitespace runs as one space, keeping a space at either end if there was one."""
+    core = " ".join(text.split())
+    if not core:
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + core + (" " if text[-1].isspace() else "")
+
+
+_compiled: dict[str, tuple[str, ...]] = {}
+
+
+def compile_template(template: str) -> tuple[str, ...]:
+    """The template's fixed parts, whitespace squashed; a variable part stands between
+    each two. Raises TemplateError for an unbalanced brace."""
+    parts = _compiled.get(template)
+    if parts is None:
+        if len(_compiled) >= _CACHE_SIZE:
+            _compiled.clear()
+        parts = tuple(_squash(p) for p in literal_parts(strip_ansi(template).strip()))
+        _compiled[template] = parts
+    return parts
+
+
+def _fits(parts: tuple[str, ...], text: str, whole: bool) -> bool:
+    """Do the parts occur in `text` in order, with at least one character between
+    neighbours (and, if `whole`, the first at the start and the last at the end)?
+    Placing each part as early as it can go finds a fit whenever one exists."""
+    first = parts[0]
+    if len(parts) == 1:
+        return text == first if whole else first in text
+    if whole:
+        if not text.startswith(first):
+            return False
+        pos = len(first)
+    else:
+        pos = text.find(first)
+        if pos < 0:
+            return False
+        pos += len(first)
+    for part in parts[1:-1]:
+        at = text.find(part, pos + 1)
+        if at < 0:
+            return False
+        pos = at + len(part)
+    last = parts[-1]
+    if whole:
+        return len(text) - len(last) > pos and text.endswith(last)
+    return text.find(last, pos + 1) >= 0
+
+
+def fullmatch(template: str, text: str) -> bool:
+    """Is this one line of text the template's message, variable parts aside?"""
+    return _fits(compile_template(template), _squash(text.strip()), whole=True)
+
+
+def occurs_in(template: str, text: str) -> bool:
+    """Does the template's message occur somewhere in the text (inside prose, say)?"""
+    return _fits(compile_template(template), _squash(text), whole=False)
 
 
 def matches(template: str, message: str) -> bool:
     """Does the first line of `message` match the template exactly (variable parts aside)?"""
-    return compile_template(template).fullmatch(first_line(message)) is not None
+    return fullmatch(template, first_line(message))
 
 
 def prefix(template: str) -> str:

@@ -8,21 +8,70 @@ of two characters or more findable. Stdlib only: this module sits on the search 
 
 from __future__ import annotations
 
-import re
+from kb.lazyre import Pattern
 
-_CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
-_cjk_run: re.Pattern[str] | None = None  # compiled on first non-ASCII text (a cold-start cost)
-
-
-def _cjk() -> re.Pattern[str]:
-    global _cjk_run
-    if _cjk_run is None:
-        _cjk_run = re.compile(_CJK)
-    return _cjk_run
+_CJK = Pattern(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HEXISH = re.compile(r"(?=[a-f]*\d)[0-9a-f]{8,}|0x[0-9a-fA-F]+")
+def _byte_table(keep: bytes) -> bytes:
+    return bytes(c if c in keep else 32 for c in range(256))
+
+
+_LOWER = b"abcdefghijklmnopqrstuvwxyz"
+_DIGITS = b"0123456789"
+# Everything but ASCII letters, digits and `_` becomes a space; then `split()` does the
+# tokenising in C, where a regex `findall` would cost an `import re` on a cold start.
+_IDENTIFIER_BYTES = _byte_table(_LOWER + _LOWER.upper() + _DIGITS + b"_")
+_TOKEN_BYTES = _byte_table(_LOWER + _DIGITS + b"_")
+_NUMBER_BYTES = _byte_table(_LOWER + _LOWER.upper() + _DIGITS + b"_.")
+_HEX = frozenset("0123456789abcdef")
+_HEX_ANY_CASE = frozenset("0123456789abcdefABCDEF")
+
+
+def _ascii_runs(text: str, table: bytes) -> list[bytes]:
+    # Non-ASCII characters become `?`, which every table maps to a space.
+    return text.encode("ascii", "replace").translate(table).split()
+
+
+def identifiers(text: str) -> list[str]:
+    """Runs of ASCII letters, digits and `_` that start with a letter or `_` (what the
+    regex `[A-Za-z_][A-Za-z0-9_]*` finds)."""
+    out = []
+    for run in _ascii_runs(text, _IDENTIFIER_BYTES):
+        run = run.lstrip(_DIGITS)
+        if run:
+            out.append(run.decode("ascii"))
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """Runs of lowercase ASCII letters, digits and `_` (`[a-z0-9_]+`)."""
+    return [run.decode("ascii") for run in _ascii_runs(text, _TOKEN_BYTES)]
+
+
+def numbers(text: str, at_least: int = 3) -> list[str]:
+    """Numbers of `at_least` digits that stand alone: not part of a word, a decimal or a
+    version (`-100` and `65504` yes; `1.5`, `x123`, `cuda:0` no)."""
+    if not text.isascii():
+        return _standalone_number(at_least).findall(text)
+    found = []
+    for run in _ascii_runs(text, _NUMBER_BYTES):
+        if len(run) >= at_least and run.isdigit():
+            found.append(run.decode("ascii"))
+    return found
+
+
+def _standalone_number(at_least: int) -> Pattern:
+    # Beyond ASCII, `\w` covers every script's letters, which the byte tables cannot.
+    return Pattern(rf"(?<![\w.])\d{{{at_least},}}(?![\w.])")
+
+
+def _hexish(word: str) -> bool:
+    """An address or hash (`e9ad59170ca6`, `0x7f3a`): noise, not a word."""
+    if len(word) >= 8 and _HEX.issuperset(word) and not word.isalpha():
+        return True
+    return word[:2] == "0x" and len(word) > 2 and _HEX_ANY_CASE.issuperset(word[2:])
+
 
 # Words so common in messages and descriptions that they only add noise to a ranking.
 STOPWORDS = frozenset(
@@ -38,7 +87,7 @@ def cjk_grams(text: str, singles: bool = True) -> str:
     grams: list[str] = []
     if text.isascii():
         return ""
-    for run in _cjk().findall(text):
+    for run in _CJK.findall(text):
         if len(run) == 1:
             if singles:
                 grams.append(run)
@@ -48,10 +97,36 @@ def cjk_grams(text: str, singles: bool = True) -> str:
 
 
 def has_cjk(text: str) -> bool:
-    return not text.isascii() and _cjk().search(text) is not None
+    return not text.isascii() and _CJK.search(text) is not None
 
 
-_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+def _camel_parts(word: str) -> list[str]:
+    """`HTMLParserError` -> HTML, Parser, Error; `conv2d` -> conv, 2, d (the regex
+    `[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\\d+`, for ASCII words)."""
+    parts = []
+    at, end = 0, len(word)
+    while at < end:
+        char = word[at]
+        if char.islower() or (char.isupper() and at + 1 < end and word[at + 1].islower()):
+            stop = at + 1
+            while stop < end and word[stop].islower():
+                stop += 1
+        elif char.isupper():
+            stop = at + 1
+            while stop < end and word[stop].isupper():
+                stop += 1
+            if stop < end and word[stop].islower():
+                stop -= 1  # that capital starts the next word
+        elif char.isdigit():
+            stop = at + 1
+            while stop < end and word[stop].isdigit():
+                stop += 1
+        else:
+            at += 1
+            continue
+        parts.append(word[at:stop])
+        at = stop
+    return parts
 
 
 def words(text: str, limit: int = 64) -> list[str]:
@@ -61,12 +136,12 @@ def words(text: str, limit: int = 64) -> list[str]:
     `retain_graph` -> `retain`, `graph`), since prose spells them apart.
     """
     seen: dict[str, None] = {}
-    for word in _WORD.findall(text):
-        if _HEXISH.fullmatch(word):
+    for word in identifiers(text):
+        if _hexish(word):
             continue  # addresses and hashes (`ipython-input-42-e9ad59170ca6`) are noise
         parts = [word]
-        if "_" in word.strip("_") or _CAMEL.fullmatch(word) is None:
-            parts += [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
+        if "_" in word.strip("_") or _camel_parts(word) != [word]:
+            parts += [p for chunk in word.split("_") for p in _camel_parts(chunk)]
         for part in parts:
             low = part.lower()
             if len(low) < 2 or low in STOPWORDS or low in seen:

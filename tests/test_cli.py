@@ -134,6 +134,28 @@ def test_search_imports_neither_torch_nor_textual(catalogue):
     assert "heavy: []" in out.stdout
 
 
+def test_search_reads_a_traceback_without_importing_re(catalogue):
+    # `re` is a tenth of a cold start; the common pastes are read by hand (kb/lazyre.py).
+    subprocess.run([sys.executable, "-m", "kb", "index"], capture_output=True, check=True)
+    paste = (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 12, in <module>\n'
+        "    loss.backward()\n"
+        "RuntimeError: grad can be implicitly created only for scalar outputs\n"
+    )
+    code = (
+        "import sys; before = set(sys.modules); from kb.cli import main; "
+        "main(['search', sys.argv[1]]); "
+        "print('loaded:', sorted({'re', 'torch', 'textual'} & (set(sys.modules) - before)))"
+    )
+    for query in (paste, "scalar outputs", "RuntimeError: grad can be implicitly created"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, query], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.startswith("vector-backward"), out.stdout
+        assert "loaded: []" in out.stdout, query
+
+
 def test_python_dash_m_kb(catalogue):
     out = subprocess.run(
         [sys.executable, "-m", "kb", "search", "scalar outputs"], capture_output=True, text=True
