@@ -377,22 +377,30 @@ def _fts_signals(
         return {}
     match = _fts_match(terms)
     weights = ", ".join(str(w) for w in weights_for)
-    within, params = "", [match]
+    within, params, tail = "", [match], " order by rank limit 50"
+    wanted: set[int] | None = None
     if only:
         marks = ",".join("?" * len(only))
         rowids = [
             r[0] for r in conn.execute(f"select rowid from entries where id in ({marks})", only)
         ]
-        within = f" and rowid in ({','.join('?' * len(rowids))})"
-        params += rowids
+        if _large(conn):
+            within = f" and rowid in ({','.join('?' * len(rowids))})"
+            params += rowids
+        else:
+            # bm25 of a row does not depend on which rows are asked for, and in a small
+            # catalogue reading every match beats FTS5 seeking each named row.
+            wanted, tail = set(rowids), ""
     sql = (
         f"select entries_fts.rowid as rowid, bm25(entries_fts, {weights}) as rank "
-        f"from entries_fts where entries_fts match ?{within} order by rank limit 50"
+        f"from entries_fts where entries_fts match ?{within}{tail}"
     )
     try:
         rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError:
         return {}
+    if wanted is not None:
+        rows = [row for row in rows if row["rowid"] in wanted]
     if not rows:
         return {}
     ranks = {row["rowid"]: row["rank"] for row in rows}

@@ -11,6 +11,34 @@ from __future__ import annotations
 from kb.lazyre import Pattern
 
 _CJK = Pattern(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Below this length a loop over the characters beats importing `re`; above, the pattern.
+_CJK_LOOP_UP_TO = 4096
+
+
+def _is_cjk(char: str) -> bool:
+    return (
+        "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\uf900" <= char <= "\ufaff"
+    )
+
+
+def cjk_runs(text: str) -> list[str]:
+    """Runs of CJK ideographs (what the pattern `_CJK` finds)."""
+    if text.isascii():
+        return []
+    if len(text) > _CJK_LOOP_UP_TO:
+        return _CJK.findall(text)
+    runs: list[str] = []
+    start = -1
+    for at, char in enumerate(text):
+        if _is_cjk(char):
+            if start < 0:
+                start = at
+        elif start >= 0:
+            runs.append(text[start:at])
+            start = -1
+    if start >= 0:
+        runs.append(text[start:])
+    return runs
 
 
 def _byte_table(keep: bytes) -> bytes:
@@ -53,6 +81,8 @@ def numbers(text: str, at_least: int = 3) -> list[str]:
     """Numbers of `at_least` digits that stand alone: not part of a word, a decimal or a
     version (`-100` and `65504` yes; `1.5`, `x123`, `cuda:0` no)."""
     if not text.isascii():
+        if len(text) <= _CJK_LOOP_UP_TO and not any(char.isdecimal() for char in text):
+            return []
         return _standalone_number(at_least).findall(text)
     found = []
     for run in _ascii_runs(text, _NUMBER_BYTES):
@@ -87,7 +117,7 @@ def cjk_grams(text: str, singles: bool = True) -> str:
     grams: list[str] = []
     if text.isascii():
         return ""
-    for run in _CJK.findall(text):
+    for run in cjk_runs(text):
         if len(run) == 1:
             if singles:
                 grams.append(run)
@@ -97,7 +127,11 @@ def cjk_grams(text: str, singles: bool = True) -> str:
 
 
 def has_cjk(text: str) -> bool:
-    return not text.isascii() and _CJK.search(text) is not None
+    if text.isascii():
+        return False
+    if len(text) > _CJK_LOOP_UP_TO:
+        return _CJK.search(text) is not None
+    return any(_is_cjk(char) for char in text)
 
 
 def _camel_parts(word: str) -> list[str]:

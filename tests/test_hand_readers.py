@@ -168,6 +168,16 @@ def test_word_splitting_matches_the_regexes():
                 assert textnorm._camel_parts(chunk) == CAMEL.findall(chunk), chunk
 
 
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def test_chinese_runs_match_the_regex_short_and_long():
+    lines = CORPUS + ["显存一直增长", "边权 edge_weight 不是可学习的张量", "㐀䶿一鿿豈﫿", "ab中"]
+    for line in lines + ["中文 text " * 1000]:
+        assert textnorm.cjk_runs(line) == CJK.findall(line), line[:80]
+        assert textnorm.has_cjk(line) == bool(CJK.search(line)), line[:80]
+
+
 def _regex_for(template: str) -> re.Pattern[str]:
     """The `(.+?)` pattern a template stood for before the hand matcher."""
     pieces = []
