@@ -134,8 +134,8 @@ def test_search_imports_neither_torch_nor_textual(catalogue):
     assert "heavy: []" in out.stdout
 
 
-def test_search_reads_a_traceback_without_importing_re(catalogue):
-    # `re` is a tenth of a cold start; the common pastes are read by hand (kb/lazyre.py).
+def test_search_reads_a_traceback_without_heavy_imports(catalogue):
+    # `re` and `functools` are each a tenth of a cold start (kb/lazyre.py, kb/db.py).
     subprocess.run([sys.executable, "-m", "kb", "index"], capture_output=True, check=True)
     paste = (
         "Traceback (most recent call last):\n"
@@ -146,7 +146,8 @@ def test_search_reads_a_traceback_without_importing_re(catalogue):
     code = (
         "import sys; before = set(sys.modules); from kb.cli import main; "
         "main(['search', sys.argv[1]]); "
-        "print('loaded:', sorted({'re', 'torch', 'textual'} & (set(sys.modules) - before)))"
+        "heavy = {'re', 'functools', 'torch', 'textual'}; "
+        "print('loaded:', sorted(heavy & (set(sys.modules) - before)))"
     )
     for query in (paste, "scalar outputs", "RuntimeError: grad can be implicitly created"):
         out = subprocess.run(
