@@ -8,11 +8,18 @@ of two characters or more findable. Stdlib only: this module sits on the search 
 
 from __future__ import annotations
 
+import sys
+
 from kb.lazyre import Pattern
 
 _CJK = Pattern(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-# Below this length a loop over the characters beats importing `re`; above, the pattern.
+# Below this length a loop over the characters beats importing `re`; above it, or once
+# something else has imported `re` anyway (an index build), the pattern is quicker.
 _CJK_LOOP_UP_TO = 4096
+
+
+def _loop_is_quicker(text: str) -> bool:
+    return len(text) <= _CJK_LOOP_UP_TO and "re" not in sys.modules
 
 
 def _is_cjk(char: str) -> bool:
@@ -25,7 +32,7 @@ def cjk_runs(text: str) -> list[str]:
     """Runs of CJK ideographs (what the pattern `_CJK` finds)."""
     if text.isascii():
         return []
-    if len(text) > _CJK_LOOP_UP_TO:
+    if not _loop_is_quicker(text):
         return _CJK.findall(text)
     runs: list[str] = []
     start = -1
@@ -81,7 +88,7 @@ def numbers(text: str, at_least: int = 3) -> list[str]:
     """Numbers of `at_least` digits that stand alone: not part of a word, a decimal or a
     version (`-100` and `65504` yes; `1.5`, `x123`, `cuda:0` no)."""
     if not text.isascii():
-        if len(text) <= _CJK_LOOP_UP_TO and not any(char.isdecimal() for char in text):
+        if _loop_is_quicker(text) and not any(char.isdecimal() for char in text):
             return []
         return _standalone_number(at_least).findall(text)
     found = []
@@ -129,7 +136,7 @@ def cjk_grams(text: str, singles: bool = True) -> str:
 def has_cjk(text: str) -> bool:
     if text.isascii():
         return False
-    if len(text) > _CJK_LOOP_UP_TO:
+    if not _loop_is_quicker(text):
         return _CJK.search(text) is not None
     return any(_is_cjk(char) for char in text)
 

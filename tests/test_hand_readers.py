@@ -171,11 +171,15 @@ def test_word_splitting_matches_the_regexes():
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
-def test_chinese_runs_match_the_regex_short_and_long():
+@pytest.mark.parametrize("loop", [True, False])
+def test_chinese_runs_match_the_regex(loop, monkeypatch):
+    # The loop serves short text in a process without `re`; pytest has imported it.
+    monkeypatch.setattr(textnorm, "_loop_is_quicker", lambda text: loop)
     lines = CORPUS + ["显存一直增长", "边权 edge_weight 不是可学习的张量", "㐀䶿一鿿豈﫿", "ab中"]
     for line in lines + ["中文 text " * 1000]:
         assert textnorm.cjk_runs(line) == CJK.findall(line), line[:80]
         assert textnorm.has_cjk(line) == bool(CJK.search(line)), line[:80]
+        assert textnorm.numbers(line) == NUMBER.findall(line), line[:80]
 
 
 def _regex_for(template: str) -> re.Pattern[str]:
