@@ -21,8 +21,11 @@ def _load_sqlite():  # -> the _sqlite3 module, or sqlite3 where there is no _sql
         try:
             from _functools import _lru_cache_wrapper
 
+            def cache_info(*figures):  # what functools' _CacheInfo holds, as a tuple
+                return figures
+
             def lru_cache(maxsize=128, typed=False):
-                return lambda function: _lru_cache_wrapper(function, maxsize, typed, tuple)
+                return lambda function: _lru_cache_wrapper(function, maxsize, typed, cache_info)
 
             stand_in = type(sys)("functools")
             stand_in.lru_cache = lru_cache
@@ -34,7 +37,7 @@ def _load_sqlite():  # -> the _sqlite3 module, or sqlite3 where there is no _sql
             finally:
                 if sys.modules.get("functools") is stand_in:
                     del sys.modules["functools"]
-        except (ImportError, AttributeError):
+        except Exception:  # noqa: BLE001 - any surprise: load it the ordinary way
             sys.modules.pop("_sqlite3", None)
     try:
         import _sqlite3
