@@ -347,7 +347,7 @@ def _fts_terms(paste: Paste, query: str) -> list[str]:
         basis = "\n".join(f"{r.message} {r.detail}" for r in paste.raised[-MAX_MESSAGES:])
     elif paste.raised:
         # A traceback cut off before its message: the failing calls are all there is.
-        calls = paste.code + [function for _, _, function in paste.frames]
+        calls = paste.code + [frame.function for frame in paste.frames]
         basis = "\n".join([r.type for r in paste.raised] + calls)
     else:
         basis = paste.text
@@ -532,9 +532,12 @@ def search(
         if paste.raised:
             # Words of the exception types say nothing about which entry it is.
             types = set(words(" ".join(r.type for r in paste.raised)))
+            # The failing operations first (the user's last line, the torch calls under
+            # it), so a long paste's file paths and earlier frames cannot crowd them out.
+            operations = words(" ".join(paste.operations()), limit=MAX_TERMS)
             extra = [
                 t
-                for t in words(paste.text, limit=MAX_TERMS * 2)
+                for t in dict.fromkeys(operations + words(paste.text, limit=MAX_TERMS * 2))
                 if t not in terms and t not in types
             ]
             if has_cjk(paste.text):

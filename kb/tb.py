@@ -69,6 +69,32 @@ class Raised:
         return f"Raised({self.type!r}, {self.message!r})"
 
 
+# Where installed code lives: a frame in one of these is torch's (or another library's),
+# not the user's. Both separators, for tracebacks pasted from Windows.
+_LIBRARY_MARKS = ("site-packages", "dist-packages", "/lib/python", "\\lib\\python", "<frozen ")
+
+
+class Frame:
+    """One frame of a traceback: where, which function, and the source lines shown."""
+
+    __slots__ = ("file", "line", "function", "code")
+
+    def __init__(self, file: str, line: int, function: str) -> None:
+        self.file = file
+        self.line = line  # 0 where the paste does not say (old IPython)
+        self.function = function
+        self.code: list[str] = []
+
+    @property
+    def library(self) -> bool:
+        """Is this installed code (torch's internals, say) rather than the user's own?"""
+        low = self.file.lower()
+        return any(mark in low for mark in _LIBRARY_MARKS)
+
+    def __repr__(self) -> str:
+        return f"Frame({self.file!r}, {self.line}, {self.function!r})"
+
+
 class Paste:
     """What was found in a paste."""
 
@@ -76,9 +102,24 @@ class Paste:
 
     def __init__(self, text: str = "") -> None:
         self.raised: list[Raised] = []
-        self.frames: list[tuple[str, int, str]] = []  # (file, line, function)
-        self.code: list[str] = []  # source lines shown under frames
+        self.frames: list[Frame] = []
+        self.code: list[str] = []  # source lines shown under frames, in order
         self.text = text  # the cleaned paste
+
+    def operations(self) -> list[str]:
+        """What the program was doing when it failed, innermost last: the user's last line
+        of code and the library calls under it (their functions and source lines).
+
+        In `loss = criterion(out, y)` -> `cross_entropy` -> `nll_loss`, these are the
+        words that tell look-alike failures with one message apart.
+        """
+        last_user = max((i for i, f in enumerate(self.frames) if not f.library), default=0)
+        found: list[str] = []
+        for frame in self.frames[last_user:]:
+            if not frame.function.startswith("<"):  # `<module>`, `<cell line: 1>`: no call
+                found.append(frame.function)
+            found.extend(frame.code)
+        return [text for text in found if text]
 
 
 def clean(text: str) -> str:
@@ -197,18 +238,18 @@ def read_paste(text: str) -> Paste:
             paste.raised.append(Raised(head.group("type").rsplit(".", 1)[-1], ""))
             in_frames, current = True, None
             continue
-        frame = frame_line(line)
+        frame = frame_line(line) or cell_frame_line(line)
         if frame is None and line.lstrip().startswith(("File ", "Cell ")):
             ipy = _IPY_FRAME.match(line)
             if ipy:
                 frame = (ipy.group("file"), int(ipy.group("line")), ipy.group("func"))
         if frame:
-            paste.frames.append((frame[0], frame[1], (frame[2] or "").strip()))
+            paste.frames.append(Frame(frame[0], frame[1], (frame[2] or "").strip()))
             in_frames, current = True, None
             continue
         old_frame = _OLD_IPY_FRAME.match(line) if _might_be_old_frame(line) else None
         if old_frame:
-            paste.frames.append((old_frame.group("file"), 0, old_frame.group("func")))
+            paste.frames.append(Frame(old_frame.group("file"), 0, old_frame.group("func")))
             in_frames, current = True, None
             continue
         warn = _WARN.match(stripped) if "Warning: " in stripped else None
@@ -227,7 +268,10 @@ def read_paste(text: str) -> Paste:
             current.detail = f"{current.detail}\n{stripped}" if current.detail else stripped
             continue
         if in_frames:
-            paste.code.append(_strip_marker(stripped))
+            code = _strip_marker(stripped)
+            paste.code.append(code)
+            if paste.frames:
+                paste.frames[-1].code.append(code)
     # A bare `RuntimeError` header line from Jupyter is only useful if no message follows it.
     paste.raised = [r for r in paste.raised if r.message or r.detail] or paste.raised
     if not any(r.message for r in paste.raised):
@@ -262,6 +306,25 @@ def _fallbacks(paste: Paste, lines: list[str]) -> None:
             found.append(Raised(name, raised.group("msg").strip()))
     if found:
         paste.raised = found
+
+
+def cell_frame_line(line: str) -> tuple[str, int, str | None] | None:
+    """A notebook cell's frame, as IPython 8 prints it: `Cell In[3], line 5` (or
+    `Cell In[3], line 5, in f(x)`), and before 8.4 `Input In [29], in <cell line: 1>()`."""
+    text = line.strip()
+    if not text.startswith(("Cell In", "Input In")):
+        return None
+    cell, _, rest = text.partition(", ")
+    if not cell.rstrip().endswith("]"):
+        return None
+    number = 0
+    if rest.startswith("line "):
+        digits, _, rest = rest[5:].partition(", ")
+        if not digits.isdecimal():
+            return None
+        number = int(digits)
+    func = rest[3:] if rest.startswith("in ") else None
+    return cell, number, func
 
 
 def _strip_marker(line: str) -> str:

@@ -113,6 +113,52 @@ RuntimeError: boom"""
     assert [r.type for r in read_paste(chained).raised] == ["KeyError", "RuntimeError"]
 
 
+def test_reader_tells_user_frames_from_library_ones():
+    terminal = """\
+Traceback (most recent call last):
+  File "/home/me/proj/train.py", line 41, in <module>
+    main()
+  File "/home/me/proj/train.py", line 30, in main
+    loss = criterion(out, y)
+  File "/opt/conda/lib/python3.11/site-packages/torch/nn/modules/loss.py", line 1295, in forward
+    return F.cross_entropy(input, target, weight=self.weight,
+  File "C:\\Users\\me\\Lib\\site-packages\\torch\\nn\\functional.py", line 3494, in cross_entropy
+    return torch._C._nn.cross_entropy_loss(
+RuntimeError: expected scalar type Long but found Float"""
+    paste = read_paste(terminal)
+    assert [(f.line, f.library) for f in paste.frames] == [
+        (41, False), (30, False), (1295, True), (3494, True)
+    ]  # fmt: skip
+    # From the user's last line down to where torch gave up; `main()` above it is not it.
+    assert paste.operations() == [
+        "main",
+        "loss = criterion(out, y)",
+        "forward",
+        "return F.cross_entropy(input, target, weight=self.weight,",
+        "cross_entropy",
+        "return torch._C._nn.cross_entropy_loss(",
+    ]
+
+
+def test_reader_reads_ipython_8_cell_frames():
+    notebook = """\
+Cell In[2], line 1
+----> 1 trainer.test(ckpt_path="best")
+
+File ~/venv/lib/python3.11/site-packages/lightning/trainer.py:706, in Trainer.test(self)
+--> 706 return call._call_and_handle_interrupt(
+
+RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"""
+    paste = read_paste(notebook)
+    assert [(f.file, f.line, f.library) for f in paste.frames] == [
+        ("Cell In[2]", 1, False),
+        ("~/venv/lib/python3.11/site-packages/lightning/trainer.py", 706, True),
+    ]
+    assert paste.operations()[0] == 'trainer.test(ckpt_path="best")'
+    older = read_paste("Input In [29], in <cell line: 1>()\n----> 1 A1.sum().backward()\n")
+    assert older.frames[0].file == "Input In [29]" and older.operations() == ["A1.sum().backward()"]
+
+
 def test_large_catalogue_path_keeps_up_with_edits(two, monkeypatch, tmp_path):
     # The in-memory template index and word pruning normally start at 2,000 entries.
     monkeypatch.setattr("kb.search.PRUNE_FROM", 0)
