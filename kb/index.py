@@ -14,7 +14,7 @@ import os
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-12"
+SCHEMA = "kb-index-13"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -308,10 +308,11 @@ def build_index(
                 tokenize="porter unicode61",
                 create_triggers=True,
             )
-            # Document frequencies of indexed words: lets search skip near-universal ones.
-            conn.execute(
-                "create virtual table entries_fts_vocab using fts5vocab(entries_fts, 'row')"
-            )
+            # Document frequencies of indexed words, so search can leave out near-universal
+            # ones. Copied out of fts5vocab, which counts a word's documents on every
+            # lookup (milliseconds for a common word in a large catalogue). A heuristic
+            # only, so incremental updates leave it as the last full build made it.
+            _copy_document_frequencies(conn, "entries_fts", "entries_df")
             base["templates"].create_index(["entry_id"], if_not_exists=True)
             base["templates"].enable_fts(
                 ["literal_text"],
@@ -319,17 +320,21 @@ def build_index(
                 tokenize="porter unicode61",
                 create_triggers=True,
             )
-            conn.execute(
-                "create virtual table templates_fts_vocab using fts5vocab(templates_fts, 'row')"
-            )
+            _copy_document_frequencies(conn, "templates_fts", "templates_df")
+            # One b-tree per full-text index rather than the merge levels of bulk inserts:
+            # fewer structures for every query to walk.
+            conn.execute("insert into entries_fts(entries_fts) values ('optimize')")
+            conn.execute("insert into templates_fts(templates_fts) values ('optimize')")
             base["meta"].insert_all(
                 [
                     {"key": "schema", "value": SCHEMA},
                     {"key": "folder", "value": folder},
                     {"key": "state", "value": state},
                     {"key": "count", "value": str(count)},
-                    # Tells a long-running search process its cached rows are another build's.
+                    # Tells a long-running search process its cached rows are another build's,
+                    # and (changed by every update too) that they are out of date.
                     {"key": "build", "value": os.urandom(8).hex()},
+                    {"key": "stamp", "value": os.urandom(8).hex()},
                 ],
                 pk="key",
             )
@@ -341,6 +346,13 @@ def build_index(
         tmp.unlink(missing_ok=True)
         raise
     return count, sorted(problems)
+
+
+def _copy_document_frequencies(conn, fts: str, table: str) -> None:
+    conn.execute(f"create virtual table temp.vocab_{fts} using fts5vocab(main, {fts}, 'row')")
+    conn.execute(f"create table {table} (term text primary key, doc integer) without rowid")
+    conn.execute(f"insert into {table} (term, doc) select term, doc from temp.vocab_{fts}")
+    conn.execute(f"drop table temp.vocab_{fts}")
 
 
 def update_index(
@@ -388,6 +400,7 @@ def update_index(
             )
             problems.extend(dupes)
             conn.execute("update meta set value = ? where key = 'state'", (_state_of(scan),))
+            conn.execute("update meta set value = ? where key = 'stamp'", (os.urandom(8).hex(),))
             conn.execute(
                 "update meta set value = (select count(*) from entries) where key = 'count'"
             )
@@ -411,22 +424,79 @@ def recheck_seconds(files: int) -> float:
     return max(RECHECK_SECONDS, files / 5000)
 
 
+# A long-running process (the TUI, a notebook) keeps one read-only connection per index
+# file and thread, so the schema is parsed and pages are cached once rather than per
+# search. A connection whose file was replaced by a rebuild is dropped for a new one.
+_readers: dict[tuple[str, int], tuple[sqlite3.Connection, tuple[int, int]]] = {}
+
+
 def connect_ro(db: str | os.PathLike) -> sqlite3.Connection:
     """A read-only connection inside one read transaction: a search's dozen queries then
-    take the file lock once, and read pages through a memory map, not one call each."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    take the file lock once, and read pages through a memory map, not one call each.
+    Give it back with `release`, which ends the transaction and keeps it for next time."""
+    from _thread import get_ident
+
+    db = os.fspath(db)
+    st = os.stat(db)
+    ident = (st.st_dev, st.st_ino)
+    key = (db, get_ident())
+    cached = _readers.pop(key, None)
+    if cached is not None:
+        conn, seen = cached
+        if seen == ident:
+            try:
+                conn.execute("begin")
+                _readers[key] = cached
+                return conn
+            except sqlite3.Error:  # closed by its user, or mid-transaction
+                pass
+        _close(conn)
+    # Not tied to its thread, so a rebuild in any thread can close it (see _drop_readers).
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("pragma mmap_size = 268435456")
     conn.execute("begin")
+    _readers[key] = (conn, ident)
     return conn
 
 
+def release(conn: sqlite3.Connection) -> None:
+    """End a search's read transaction (see connect_ro); the connection stays open."""
+    # Not contextlib.suppress: contextlib loads functools, a cold-start cost (kb/db.py).
+    try:  # noqa: SIM105
+        conn.execute("rollback")
+    except sqlite3.Error:
+        pass  # already closed or not in a transaction: nothing held either way
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:  # noqa: SIM105 - as in release
+        conn.close()
+    except sqlite3.Error:
+        pass
+
+
+def _drop_readers(db: str) -> None:
+    """Close every cached connection to `db`: a file still open cannot be replaced on
+    every platform, and nothing should keep reading the old one."""
+    for key in [k for k in _readers if k[0] == db]:
+        _close(_readers.pop(key)[0])
+
+
 def _meta_of(conn: sqlite3.Connection) -> dict[str, str] | None:
+    """The index's metadata but its `state` (one line per entry file: read only when the
+    files are compared), or None if the index is not ours."""
     try:
-        meta = dict(tuple(row) for row in conn.execute("select key, value from meta"))
+        rows = conn.execute("select key, value from meta where key != 'state'")
+        meta = dict(tuple(row) for row in rows)
     except sqlite3.Error:
         return None
     return meta if meta.get("schema") == SCHEMA else None
+
+
+def _state_in(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("select value from meta where key = 'state'").fetchone()
+    return row[0] if row else None
 
 
 def open_current(
@@ -452,7 +522,7 @@ def open_current(
         try:
             conn = connect_ro(db)
             meta = _meta_of(conn)
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):  # damaged, or replaced in between
             meta = None
     if (
         meta is not None
@@ -462,17 +532,19 @@ def open_current(
     ):
         return conn, []
     scan = _scan(folder) if meta is not None and meta.get("folder") == folder else None
-    if scan is not None and meta.get("state") == _state_of(scan):
+    if scan is not None and _state_in(conn) == _state_of(scan):
         _checked[key] = (now, folder_mtime, len(scan))
         return conn, []
     if conn is not None:
-        conn.close()  # its read lock would keep the update below waiting
+        release(conn)  # its read lock would keep the update below waiting
     problems: list = []
     if scan is None:
+        _drop_readers(db)
         _, problems = build_index(db, folder)
     else:
         result = update_index(db, folder, scan)
         if result is None:
+            _drop_readers(db)
             _, problems = build_index(db, folder)
         else:
             problems = result[1]
@@ -487,5 +559,5 @@ def ensure_index(
     folder = os.path.realpath(folder or paths.entries_dir())
     db = os.fspath(db or paths.db_path(folder))
     conn, problems = open_current(db, folder)
-    conn.close()
+    release(conn)
     return db, problems

@@ -107,6 +107,13 @@ def open_index(
     return open_current(db, folder)
 
 
+def close_index(conn: sqlite3.Connection) -> None:
+    """Hand back a connection from open_index (it stays open for the next search)."""
+    from kb.index import release
+
+    release(conn)
+
+
 def _fold(text: str) -> str:
     return " ".join(text.split()).lower()
 
@@ -122,15 +129,21 @@ def _messages(paste: Paste) -> list[tuple[str | None, str]]:
 
 
 def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
-    try:
-        return conn.execute(
-            "select t.entry_id, t.template, t.exception, t.prefix, t.literals, t.literal_text "
-            "from templates_fts join templates t on t.rowid = templates_fts.rowid "
-            "where templates_fts match ? order by bm25(templates_fts) limit ?",
-            (_fts_match(terms), TEMPLATE_CANDIDATES),
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
+    rows: list = []
+    for expression, _ in _expressions(conn, terms, "templates_df"):
+        try:
+            rows = conn.execute(
+                "select t.entry_id, t.template, t.exception, t.prefix, t.literals, "
+                "t.literal_text from templates_fts join templates t "
+                "on t.rowid = templates_fts.rowid "
+                "where templates_fts match ? order by bm25(templates_fts) limit ?",
+                (expression, TEMPLATE_CANDIDATES),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        if len(rows) >= ENOUGH_ROWS:
+            break
+    return rows
 
 
 class _MemoryIndex:
@@ -143,14 +156,14 @@ class _MemoryIndex:
 
     def __init__(self, build: str) -> None:
         self.build = build  # which index build these rows come from
-        self.state = ""
+        self.stamp = ""  # which update of it
         self.rows: dict[int, object] = {}
         self.tokens: dict[int, set[str]] = {}
         self.filed: dict[int, list[str]] = {}
         self.df: dict[str, int] = {}
         self.by_word: dict[str, set[int]] = {}
 
-    def refresh(self, conn: sqlite3.Connection, state: str) -> None:
+    def refresh(self, conn: sqlite3.Connection, stamp: str) -> None:
         present = {r[0] for r in conn.execute("select rowid from templates")}
         for rowid in [r for r in self.rows if r not in present]:
             self._drop(rowid)
@@ -175,7 +188,7 @@ class _MemoryIndex:
             self.filed[rowid] = rarest
             for token in rarest:
                 self.by_word.setdefault(token, set()).add(rowid)
-        self.state = state
+        self.stamp = stamp
 
     def _drop(self, rowid: int) -> None:
         for token in self.tokens.pop(rowid, ()):
@@ -187,13 +200,13 @@ class _MemoryIndex:
     def candidates(self, tokens: list[str]) -> list:
         # A shared rare word counts for more than a shared common one.
         hits: dict[int, float] = {}
-        for token in set(tokens):
+        for token in sorted(set(tokens)):  # a fixed order: the same sums in every process
             filed = self.by_word.get(token)
             if filed:
                 weight = 1.0 / max(1, self.df.get(token, 1))
                 for rowid in filed:
                     hits[rowid] = hits.get(rowid, 0.0) + weight
-        best = sorted(hits, key=lambda r: -hits[r])[:MEMORY_CANDIDATES]
+        best = sorted(hits, key=lambda r: (-hits[r], r))[:MEMORY_CANDIDATES]
         return [self.rows[r] for r in best]
 
 
@@ -204,7 +217,10 @@ def _memory_index(conn: sqlite3.Connection) -> _MemoryIndex | None:
     """The in-memory template index, for catalogues of PRUNE_FROM entries or more."""
     try:
         meta = dict(
-            conn.execute("select key, value from meta where key in ('count', 'state', 'build')")
+            tuple(row)
+            for row in conn.execute(
+                "select key, value from meta where key in ('count', 'build', 'stamp')"
+            )
         )
         if int(meta.get("count", 0)) < PRUNE_FROM:
             return None
@@ -214,8 +230,8 @@ def _memory_index(conn: sqlite3.Connection) -> _MemoryIndex | None:
     index = _memory.get(db)
     if index is None or index.build != meta.get("build"):
         index = _memory[db] = _MemoryIndex(meta.get("build", ""))
-    if index.state != meta.get("state"):
-        index.refresh(conn, meta.get("state", ""))
+    if index.stamp != meta.get("stamp"):
+        index.refresh(conn, meta.get("stamp", ""))
     return index
 
 
@@ -254,7 +270,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
         _score_templates(memory.candidates(tokens(_fold(text))), folded, signals)
         if any(sig.exact for sig in signals.values()):
             return signals  # the rare-word index found the message's templates
-    terms = _prune_common(conn, terms, "templates_fts_vocab")
+    terms = _prune_common(conn, terms, "templates_df")
     if terms:
         _score_templates(_template_query(conn, terms), folded, signals)
     return signals
@@ -370,62 +386,115 @@ def _fts_signals(
     coordinate: bool = False,
     only: list[str] | None = None,
 ) -> dict[str, float]:
-    # Even for a few named entries FTS5 walks every word's postings before filtering, so
-    # the words are capped; which ones matters little when only those entries are ranked.
-    terms = terms[:PRUNE_MAX] if only else _prune_common(conn, terms)
+    """bm25 relevance of entries to the terms, scaled so the best is 1.0 (of the named
+    entries only, with `only`)."""
+    # FTS5 answers "which rows match, and how well" quickly, but looks up named rows one
+    # by one, each a walk through every word's postings: slow once postings are long. So
+    # rows are never named in a query: every match is read and the wanted ones picked out.
+    # In a small catalogue that is a few hundred rows; a large one keeps it small by
+    # asking for its rarest words only (see _prune_common).
+    # Ranking a few named entries, the words are capped (which ones matters little).
+    terms = terms[:PRUNE_MAX] if only and not _large(conn) else _prune_common(conn, terms)
     if not terms:
         return {}
-    match = _fts_match(terms)
-    weights = ", ".join(str(w) for w in weights_for)
-    within, params, tail = "", [match], " order by rank limit 50"
     wanted: set[int] | None = None
     if only:
         marks = ",".join("?" * len(only))
-        rowids = [
+        wanted = {
             r[0] for r in conn.execute(f"select rowid from entries where id in ({marks})", only)
-        ]
-        if _large(conn):
-            within = f" and rowid in ({','.join('?' * len(rowids))})"
-            params += rowids
-        else:
-            # bm25 of a row does not depend on which rows are asked for, and in a small
-            # catalogue reading every match beats FTS5 seeking each named row.
-            wanted, tail = set(rowids), ""
+        }
+    weights = ", ".join(str(w) for w in weights_for)
     sql = (
         f"select entries_fts.rowid as rowid, bm25(entries_fts, {weights}) as rank "
-        f"from entries_fts where entries_fts match ?{within}{tail}"
+        "from entries_fts where entries_fts match ?"
     )
-    try:
-        rows = conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    if wanted is not None:
-        rows = [row for row in rows if row["rowid"] in wanted]
+    if wanted is None:
+        sql += " order by rank limit 50"
+    rows: list = []
+    every_word = False
+    # Typed words are asked for as they are: requiring all of them first would rank the
+    # entries that happen to have every word, not the ones that match them best.
+    expressions = [(_fts_match(terms), terms)] if coordinate else None
+    for expression, asked in expressions or _expressions(conn, terms, "entries_df"):
+        try:
+            rows = conn.execute(sql, (expression,)).fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        if wanted is not None:
+            rows = [row for row in rows if row["rowid"] in wanted]
+            enough = len(rows) == len(wanted)
+        else:
+            enough = len(rows) >= ENOUGH_ROWS
+        every_word = asked is None
+        if enough:
+            break
+        terms = asked or terms
     if not rows:
         return {}
     ranks = {row["rowid"]: row["rank"] for row in rows}
-    if coordinate and 1 < len(terms) <= COORDINATE_MAX_TERMS:
+    # Rows that have every word need no counting of which words they have.
+    if coordinate and not every_word and 1 < len(terms) <= COORDINATE_MAX_TERMS:
         # bm25 adds up per-word weights, so one rare word can outvote the rest of a typed
-        # description; weigh each hit by the share of the words it has at all. Asked of
-        # the candidates only in a large catalogue, so the cost does not grow with it; in a
-        # small one, fetching a word's few rows is quicker than FTS5 seeking each candidate.
-        have = dict.fromkeys(ranks, 0)
-        sql = "select rowid from entries_fts where entries_fts match ?"
-        if _large(conn):
-            sql += f" and rowid in ({','.join('?' * len(ranks))})"
-            within = tuple(ranks)
-        else:
-            within = ()
-        for term in terms:
-            for (rowid,) in conn.execute(sql, (_fts_match([term]), *within)):
-                if rowid in have:
-                    have[rowid] += 1
+        # description; weigh each hit by the share of the words it has at all.
+        have = _words_present(conn, terms, list(ranks))
         floor = COORDINATE_FLOOR
         ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
     best = min(ranks.values()) or -1e-9
     marks = ",".join("?" * len(ranks))
-    ids = dict(conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,)))
+    ids = dict(
+        tuple(row)
+        for row in conn.execute(
+            f"select rowid, id from entries where rowid in ({marks})", (*ranks,)
+        )
+    )
     return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+def _words_present(conn: sqlite3.Connection, terms: list[str], rowids: list[int]) -> dict:
+    """For each entry row, how many of the terms it has at all."""
+    have = dict.fromkeys(rowids, 0)
+    if not _large(conn):
+        # One query per word, each a few hundred rows at most: exactly FTS5's matching.
+        for term in terms:
+            for (rowid,) in conn.execute(
+                "select rowid from entries_fts where entries_fts match ?", (_fts_match([term]),)
+            ):
+                if rowid in have:
+                    have[rowid] += 1
+        return have
+    # A large catalogue's common words have thousands of rows each; the candidates' own
+    # text is read instead, and each word's stem looked for in it (`intermedi` in
+    # "intermediate"): near enough to FTS5's porter matching to count words.
+    stems = _stems([w for t in terms for w in t.split()])
+    wanted = [[stems.get(w, w) for w in t.split()] for t in terms]
+    marks = ",".join("?" * len(rowids))
+    for row in conn.execute(
+        f"select rowid, title, errors_text, symptom_text, zh from entries where rowid in ({marks})",
+        rowids,
+    ):
+        text = " ".join(value or "" for value in tuple(row)[1:]).lower()
+        have[row[0]] = sum(1 for parts in wanted if all(p in text for p in parts))
+    return have
+
+
+# In a large catalogue a word most entries share matches thousands of rows, and bm25 is
+# computed for every match. So a query first asks for the entries that have all of its
+# words (postings intersected: few rows), and only if too few do, for its rarest words.
+ENOUGH_ROWS = 10
+FALLBACK_TERMS = 4
+
+
+def _expressions(
+    conn: sqlite3.Connection, terms: list[str], frequencies: str
+) -> list[tuple[str, list[str] | None]]:
+    """FTS5 match expressions to try in turn, each with the words it asks for (None: all
+    of them, every one required)."""
+    if len(terms) < 2 or not _large(conn):
+        return [(_fts_match(terms), terms)]
+    df = _document_frequencies(conn, terms, frequencies)
+    rarest = sorted(terms, key=lambda t: (df.get(t, 0), " " not in t))[:FALLBACK_TERMS]
+    every = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return [(every, None), (_fts_match(rarest), rarest), (_fts_match(terms), terms)]
 
 
 def _entry_count(conn: sqlite3.Connection) -> int:
@@ -442,48 +511,73 @@ def _large(conn: sqlite3.Connection) -> bool:
 
 
 def _prune_common(
-    conn: sqlite3.Connection, terms: list[str], vocab: str = "entries_fts_vocab"
+    conn: sqlite3.Connection, terms: list[str], frequencies: str = "entries_df"
 ) -> list[str]:
-    """In a large catalogue, drop words most entries contain: they barely move bm25, and
-    their long posting lists are most of a query's cost."""
-    if len(terms) <= PRUNE_KEEP:
-        return terms
+    """In a large catalogue, keep a query to the words that can tell entries apart: drop
+    words no entry has (they match nothing) and words most entries have (they barely move
+    bm25, and their long posting lists are most of a query's cost)."""
     total = _entry_count(conn)
     if total < PRUNE_FROM:
         return terms
-    try:
-        stems = _stems(terms)
-        wanted = sorted(set(stems.values()))
-        marks = ",".join("?" * len(wanted))
-        df = dict(conn.execute(f"select term, doc from {vocab} where term in ({marks})", wanted))
-    except (sqlite3.Error, ValueError):
-        return terms
+    df = _document_frequencies(conn, terms, frequencies)
+    known = [t for t in dict.fromkeys(terms) if df.get(t, 0) > 0]
+    if len(known) <= PRUNE_KEEP:
+        return known
+    # A phrase is rarer than its rarer word: it goes first among equals.
+    rarest = sorted(known, key=lambda t: (df[t], " " not in t))
     limit = PRUNE_SHARE * total
-    rarest = sorted(terms, key=lambda t: df.get(stems.get(t, t), 0))
-    keep = {t for t in rarest[:PRUNE_MAX] if df.get(stems.get(t, t), 0) <= limit}
+    keep = {t for t in rarest[:PRUNE_MAX] if df[t] <= limit}
     if len(keep) < PRUNE_KEEP:
         keep = set(rarest[:PRUNE_KEEP])
-    # The rarest words carry the meaning; order is kept for the phrase pairs' sake.
-    return [t for t in terms if t in keep]
+    # Order is kept for the phrase pairs' sake.
+    return [t for t in known if t in keep]
+
+
+def _document_frequencies(
+    conn: sqlite3.Connection, terms: list[str], frequencies: str
+) -> dict[str, int]:
+    """How many entries (or templates) have each word, by its stem: 0 for a word the
+    index has never seen. A phrase gets its rarer word's count (it has at most that)."""
+    singles = list(dict.fromkeys(w for t in terms for w in t.split()))
+    stems = _stems(singles)
+    wanted = sorted(set(stems.values()))
+    df: dict[str, int] = {}
+    if wanted:
+        marks = ",".join("?" * len(wanted))
+        try:
+            found = conn.execute(
+                f"select term, doc from {frequencies} where term in ({marks})", wanted
+            ).fetchall()
+            df = dict(tuple(row) for row in found)
+        except sqlite3.Error:
+            return {}
+    return {t: min(df.get(stems.get(w, ""), 0) for w in t.split()) for t in terms}
 
 
 _stemmer: sqlite3.Connection | None = None
+_stem_cache: dict[str, str | None] = {}
 
 
 def _stems(terms: list[str]) -> dict[str, str]:
     """Each single-word term as the index's tokenizer stores it (porter), using SQLite's
-    own tokenizer in a scratch in-memory table, so both sides agree exactly."""
+    own tokenizer in a scratch in-memory table, so both sides agree exactly. Remembered
+    per process: a long-running one sees the same words again and again."""
     global _stemmer
-    if _stemmer is None:
-        _stemmer = sqlite3.connect(":memory:")
-        _stemmer.execute("create virtual table q using fts5(t, tokenize='porter unicode61')")
-        _stemmer.execute("create virtual table qv using fts5vocab(q, 'instance')")
-    words_ = [t for t in terms if " " not in t]
-    with _stemmer:
-        _stemmer.execute("delete from q")
-        _stemmer.executemany("insert into q(rowid, t) values (?, ?)", enumerate(words_, 1))
-        found = _stemmer.execute("select doc, term from qv").fetchall()
-    return {words_[doc - 1]: term for doc, term in found}
+    new = [t for t in dict.fromkeys(terms) if " " not in t and t not in _stem_cache]
+    if new:
+        if _stemmer is None:
+            _stemmer = sqlite3.connect(":memory:")
+            _stemmer.execute("create virtual table q using fts5(t, tokenize='porter unicode61')")
+            _stemmer.execute("create virtual table qv using fts5vocab(q, 'instance')")
+        with _stemmer:
+            _stemmer.execute("delete from q")
+            _stemmer.executemany("insert into q(rowid, t) values (?, ?)", enumerate(new, 1))
+            found = dict(_stemmer.execute("select doc, term from qv").fetchall())
+        if len(_stem_cache) > 65536:
+            _stem_cache.clear()
+        for at, word in enumerate(new, 1):
+            _stem_cache[word] = found.get(at)  # None: no token in it at all
+    return {t: _stem_cache[t] for t in terms if " " not in t and _stem_cache.get(t)}
 
 
 def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
@@ -589,7 +683,7 @@ def search(
                 hit.why = hit.why or _matched_fields(texts[hit.id], terms)
         return hits, problems
     finally:
-        conn.close()
+        close_index(conn)
 
 
 def _load_record() -> dict:
@@ -647,7 +741,7 @@ def get_entry(entry_id: str, db: str | None = None) -> tuple[dict | None, list]:
         row = conn.execute("select * from entries where id = ?", (entry_id,)).fetchone()
         return (_entry_dict(row, _load_record()) if row else None), problems
     finally:
-        conn.close()
+        close_index(conn)
 
 
 def list_entries(
@@ -658,7 +752,7 @@ def list_entries(
     try:
         rows = conn.execute("select * from entries order by id").fetchall()
     finally:
-        conn.close()
+        close_index(conn)
     verified = _load_record()
     out = []
     for row in rows:
@@ -702,7 +796,7 @@ def suggest_ids(entry_id: str, db: str | None = None) -> list[str]:
     try:
         ids = [r[0] for r in conn.execute("select id from entries")]
     finally:
-        conn.close()
+        close_index(conn)
     close = difflib.get_close_matches(entry_id, ids, n=3, cutoff=0.5)
     close += [i for i in ids if entry_id and entry_id in i and i not in close]
     return close[:3]
