@@ -41,16 +41,6 @@ def _scan(folder: str) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _state_of(scan: dict[str, tuple[int, int]]) -> str:
-    return "\n".join(f"{name}\t{size}\t{mtime}" for name, (size, mtime) in sorted(scan.items()))
-
-
-def folder_state(folder: str) -> str:
-    """A fingerprint of a catalogue folder (names, sizes, mtimes); it runs on every
-    search in a fresh process."""
-    return _state_of(_scan(folder))
-
-
 def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
     """The index's metadata, or None if the file is missing, corrupt or not ours."""
     if not os.path.isfile(db):
@@ -68,11 +58,22 @@ def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
 
 
 def is_current(db: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Was the index built from this folder, and do its files still match?"""
     meta = read_meta(db)
-    if meta is None:
-        return False
     folder = os.fspath(folder)
-    return meta.get("folder") == folder and meta.get("state") == folder_state(folder)
+    if meta is None or meta.get("folder") != folder:
+        return False
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return _files_in(conn) == _scan(folder)
+    finally:
+        conn.close()
+
+
+def _files_in(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """The entry files the index was made from: name -> (size, mtime_ns), as _scan."""
+    rows = conn.execute("select name, size, mtime_ns from files")
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 ENTRY_COLUMNS = (
@@ -200,16 +201,6 @@ def _template_rows(entry) -> list[dict]:
     ]
 
 
-def _file_row(path: str, entry_id: str | None) -> dict:
-    st = os.stat(path)
-    return {
-        "name": os.path.basename(path),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "entry_id": entry_id,
-    }
-
-
 TEMPLATE_COLUMNS = (
     "entry_id", "template", "current", "exception", "prefix", "literals", "literal_text",
 )  # fmt: skip
@@ -224,11 +215,23 @@ def _insert(conn, table: str, columns: tuple[str, ...], rows) -> None:
     )
 
 
-def _write_entries(conn, docs: list, files: list[str], existing: set[str]) -> tuple[int, list]:
-    """Insert valid, not yet indexed entries; record every file. Returns (count, problems)."""
+def _write_entries(
+    conn, docs: list, files: list[str], scan: dict, existing: set[str] | None
+) -> tuple[int, list]:
+    """Insert valid entries whose id is not taken, and record every file as `scan` saw
+    it. `existing`: ids already indexed, or None to ask the index about these.
+    Returns (count, problems)."""
     from kb.entries import entry_from_document
     from kb.lint import Problem
 
+    if existing is None:
+        ids = [doc.meta["id"] for doc in docs]
+        existing = set()
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            found = conn.execute(f"select id from entries where id in ({marks})", chunk)
+            existing.update(row[0] for row in found)
     problems = []
     owner: dict[str, str] = {}
     entries = []
@@ -247,13 +250,13 @@ def _write_entries(conn, docs: list, files: list[str], existing: set[str]) -> tu
     # and an incremental update should not have to import it at all.
     _insert(conn, "entries", ENTRY_COLUMNS, (entry_row(e) for e in entries))
     _insert(conn, "templates", TEMPLATE_COLUMNS, (r for e in entries for r in _template_rows(e)))
-    by_path = {os.path.abspath(e.path): e.id for e in entries}
+    by_name = {os.path.basename(e.path): e.id for e in entries}
     conn.executemany(
         "insert or replace into files (name, size, mtime_ns, entry_id) values (?, ?, ?, ?)",
         (
-            tuple(_file_row(f, by_path.get(os.path.abspath(f))).values())
-            for f in files
-            if os.path.exists(f)
+            (name, *scan[name], by_name.get(name))
+            for name in (os.path.basename(f) for f in files)
+            if name in scan
         ),
     )
     return len(entries), problems
@@ -276,8 +279,10 @@ def build_index(
     db = Path(db or paths.db_path(folder))
     if not os.path.isdir(folder):
         raise IndexError_(f"no catalogue folder at {folder}")
-    files = paths.entry_files(folder)
-    state = folder_state(folder)
+    # The files as they are before parsing: one that changes meanwhile is out of date in
+    # the index, and the next search notices.
+    scan = _scan(folder)
+    files = [os.path.join(folder, name) for name in sorted(scan)]
     docs, problems = _load_docs(files)
 
     try:
@@ -298,7 +303,7 @@ def build_index(
             base["files"].create(
                 {"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name"
             )
-            count, dupes = _write_entries(conn, docs, files, set())
+            count, dupes = _write_entries(conn, docs, files, scan, set())
             problems.extend(dupes)
             # Full-text tables are filled in one pass after the rows are in (faster than
             # row by row); their triggers keep them in step with later incremental updates.
@@ -321,15 +326,10 @@ def build_index(
                 create_triggers=True,
             )
             _copy_document_frequencies(conn, "templates_fts", "templates_df")
-            # One b-tree per full-text index rather than the merge levels of bulk inserts:
-            # fewer structures for every query to walk.
-            conn.execute("insert into entries_fts(entries_fts) values ('optimize')")
-            conn.execute("insert into templates_fts(templates_fts) values ('optimize')")
             base["meta"].insert_all(
                 [
                     {"key": "schema", "value": SCHEMA},
                     {"key": "folder", "value": folder},
-                    {"key": "state", "value": state},
                     {"key": "count", "value": str(count)},
                     # Tells a long-running search process its cached rows are another build's,
                     # and (changed by every update too) that they are out of date.
@@ -356,54 +356,46 @@ def _copy_document_frequencies(conn, fts: str, table: str) -> None:
 
 
 def update_index(
-    db: str, folder: str, scan: dict[str, tuple[int, int]] | None = None
+    db: str,
+    folder: str,
+    scan: dict[str, tuple[int, int]] | None = None,
+    known: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[int, list] | None:
-    """Re-index only the files that changed since the last build, in one transaction.
+    """Re-index only the files that changed since the index last saw them, in one
+    transaction. `scan` is the folder now and `known` the files the index holds (each
+    read here if not given).
 
     Returns (entries re-indexed, problems), or None when a full build is the better
     course (no usable index, or most of the catalogue changed).
     """
     scan = _scan(folder) if scan is None else scan
-    current = {
-        name: (os.path.join(folder, name), size, mtime) for name, (size, mtime) in scan.items()
-    }
     try:
         conn = sqlite3.connect(db, timeout=5)
     except sqlite3.Error:
         return None
     try:
-        known = {
-            name: (size, mtime, entry_id)
-            for name, size, mtime, entry_id in conn.execute(
-                "select name, size, mtime_ns, entry_id from files"
-            )
-        }
-        changed = [
-            name
-            for name, (_, size, mtime) in current.items()
-            if known.get(name, (None, None, None))[:2] != (size, mtime)
-        ]
-        removed = [name for name in known if name not in current]
-        if len(changed) + len(removed) > max(50, len(current) // 4):
+        known = _files_in(conn) if known is None else known
+        changed = [name for name, seen in scan.items() if known.get(name) != seen]
+        removed = [name for name in known if name not in scan]
+        if len(changed) + len(removed) > max(50, len(scan) // 4):
             return None
-        docs, problems = _load_docs([current[name][0] for name in changed])
+        docs, problems = _load_docs([os.path.join(folder, name) for name in changed])
         with conn:  # one transaction: readers see the old index or the new one
             for name in changed + removed:
-                old_id = known.get(name, (None, None, None))[2]
+                row = conn.execute("select entry_id from files where name = ?", (name,))
+                old_id = (row.fetchone() or (None,))[0]
                 if old_id:
                     conn.execute("delete from entries where id = ?", (old_id,))
                     conn.execute("delete from templates where entry_id = ?", (old_id,))
                 conn.execute("delete from files where name = ?", (name,))
-            existing = {row[0] for row in conn.execute("select id from entries")}
             count, dupes = _write_entries(
-                conn, docs, [current[name][0] for name in changed], existing
+                conn, docs, [os.path.join(folder, name) for name in changed], scan, None
             )
             problems.extend(dupes)
-            conn.execute("update meta set value = ? where key = 'state'", (_state_of(scan),))
-            conn.execute("update meta set value = ? where key = 'stamp'", (os.urandom(8).hex(),))
             conn.execute(
                 "update meta set value = (select count(*) from entries) where key = 'count'"
             )
+            conn.execute("update meta set value = ? where key = 'stamp'", (os.urandom(8).hex(),))
         return count, sorted(problems)
     except sqlite3.Error:
         return None
@@ -415,7 +407,9 @@ def update_index(
 # most this often; the folder's own mtime (files added, removed, or saved by rename) is
 # checked on every search.
 RECHECK_SECONDS = 1.0
-_checked: dict[tuple[str, str], tuple[float, int, int]] = {}
+# (db, folder) -> when, folder mtime, file count, the files as last seen matching the
+# index (or None), and the index's stamp then.
+_checked: dict[tuple[str, str], tuple] = {}
 
 
 def recheck_seconds(files: int) -> float:
@@ -484,19 +478,12 @@ def _drop_readers(db: str) -> None:
 
 
 def _meta_of(conn: sqlite3.Connection) -> dict[str, str] | None:
-    """The index's metadata but its `state` (one line per entry file: read only when the
-    files are compared), or None if the index is not ours."""
+    """The index's metadata, or None if the index is not ours."""
     try:
-        rows = conn.execute("select key, value from meta where key != 'state'")
-        meta = dict(tuple(row) for row in rows)
+        meta = dict(tuple(row) for row in conn.execute("select key, value from meta"))
     except sqlite3.Error:
         return None
     return meta if meta.get("schema") == SCHEMA else None
-
-
-def _state_in(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("select value from meta where key = 'state'").fetchone()
-    return row[0] if row else None
 
 
 def open_current(
@@ -532,24 +519,35 @@ def open_current(
     ):
         return conn, []
     scan = _scan(folder) if meta is not None and meta.get("folder") == folder else None
-    if scan is not None and _state_in(conn) == _state_of(scan):
-        _checked[key] = (now, folder_mtime, len(scan))
-        return conn, []
+    known = None
+    if scan is not None:
+        stamp = meta.get("stamp")
+        # What the index holds: as this process last saw it match the folder, if nothing
+        # has written to it since, else read from it (a dictionary compare either way).
+        known = last[3] if last and last[3] is not None and last[4] == stamp else None
+        if known is None:
+            known = _files_in(conn)
+        if known == scan:
+            _checked[key] = (now, folder_mtime, len(scan), scan, stamp)
+            return conn, []
     if conn is not None:
         release(conn)  # its read lock would keep the update below waiting
     problems: list = []
+    seen = None  # the files the index now matches, if known without another scan
     if scan is None:
         _drop_readers(db)
         _, problems = build_index(db, folder)
     else:
-        result = update_index(db, folder, scan)
+        result = update_index(db, folder, scan, known)
         if result is None:
             _drop_readers(db)
             _, problems = build_index(db, folder)
         else:
-            problems = result[1]
-    _checked[key] = (now, folder_mtime, len(scan) if scan is not None else 0)
-    return connect_ro(db), problems
+            problems, seen = result[1], scan
+    conn = connect_ro(db)
+    stamp = (_meta_of(conn) or {}).get("stamp")
+    _checked[key] = (now, folder_mtime, len(scan) if scan is not None else 0, seen, stamp)
+    return conn, problems
 
 
 def ensure_index(

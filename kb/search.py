@@ -386,68 +386,89 @@ def _fts_signals(
     coordinate: bool = False,
     only: list[str] | None = None,
 ) -> dict[str, float]:
-    """bm25 relevance of entries to the terms, scaled so the best is 1.0 (of the named
-    entries only, with `only`)."""
-    # FTS5 answers "which rows match, and how well" quickly, but looks up named rows one
-    # by one, each a walk through every word's postings: slow once postings are long. So
-    # rows are never named in a query: every match is read and the wanted ones picked out.
-    # In a small catalogue that is a few hundred rows; a large one keeps it small by
-    # asking for its rarest words only (see _prune_common).
+    """bm25 relevance of entries to the terms, scaled so the best is 1.0: of the whole
+    catalogue, or of the named entries only (`only`). `coordinate` (typed words): weigh
+    each entry by the share of the words it has at all."""
+    large = _large(conn)
     # Ranking a few named entries, the words are capped (which ones matters little).
-    terms = terms[:PRUNE_MAX] if only and not _large(conn) else _prune_common(conn, terms)
+    terms = terms[:PRUNE_MAX] if only and not large else _prune_common(conn, terms)
     if not terms:
         return {}
-    wanted: set[int] | None = None
-    if only:
-        marks = ",".join("?" * len(only))
-        wanted = {
-            r[0] for r in conn.execute(f"select rowid from entries where id in ({marks})", only)
-        }
     weights = ", ".join(str(w) for w in weights_for)
-    sql = (
+    if only:
+        ranks = _rank_named(conn, terms, weights, only, large)
+    else:
+        ranks, terms, every_word = _rank_best(conn, terms, weights, coordinate, large)
+        # Rows that have every word need no counting of which words they have.
+        if coordinate and ranks and not every_word and 1 < len(terms) <= COORDINATE_MAX_TERMS:
+            # bm25 adds up per-word weights, so one rare word can outvote the rest of a
+            # typed description.
+            have = _words_present(conn, terms, list(ranks))
+            floor = COORDINATE_FLOOR
+            ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
+    if not ranks:
+        return {}
+    best = min(ranks.values()) or -1e-9
+    marks = ",".join("?" * len(ranks))
+    found = conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,))
+    ids = dict(tuple(row) for row in found)
+    return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+def _bm25_sql(weights: str, where: str = "") -> str:
+    return (
         f"select entries_fts.rowid as rowid, bm25(entries_fts, {weights}) as rank "
-        "from entries_fts where entries_fts match ?"
+        f"from entries_fts where entries_fts match ?{where}"
     )
-    if wanted is None:
-        sql += " order by rank limit 50"
-    rows: list = []
-    every_word = False
+
+
+def _rank_best(
+    conn: sqlite3.Connection, terms: list[str], weights: str, typed: bool, large: bool
+) -> tuple[dict[int, float], list[str], bool]:
+    """The 50 best rows: {rowid: bm25}, the words asked for, and whether every row has
+    all of them."""
+    sql = _bm25_sql(weights) + " order by rank limit 50"
     # Typed words are asked for as they are: requiring all of them first would rank the
     # entries that happen to have every word, not the ones that match them best.
-    expressions = [(_fts_match(terms), terms)] if coordinate else None
-    for expression, asked in expressions or _expressions(conn, terms, "entries_df"):
+    expressions = [(_fts_match(terms), terms)]
+    if large and not typed:
+        expressions = _expressions(conn, terms, "entries_df")
+    rows: list = []
+    asked: list[str] | None = terms
+    for expression, words_ in expressions:
         try:
             rows = conn.execute(sql, (expression,)).fetchall()
         except sqlite3.OperationalError:
-            return {}
-        if wanted is not None:
-            rows = [row for row in rows if row["rowid"] in wanted]
-            enough = len(rows) == len(wanted)
-        else:
-            enough = len(rows) >= ENOUGH_ROWS
-        every_word = asked is None
-        if enough:
+            return {}, terms, False
+        asked = words_
+        if len(rows) >= ENOUGH_ROWS:
             break
-        terms = asked or terms
-    if not rows:
+    return {row["rowid"]: row["rank"] for row in rows}, asked or terms, asked is None
+
+
+def _rank_named(
+    conn: sqlite3.Connection, terms: list[str], weights: str, ids: list[str], large: bool
+) -> dict[int, float]:
+    """{rowid: bm25} of the named entries (those that have any of the words)."""
+    marks = ",".join("?" * len(ids))
+    rowids = [r[0] for r in conn.execute(f"select rowid from entries where id in ({marks})", ids)]
+    match = _fts_match(terms)
+    try:
+        if not large:
+            # A few hundred matches at most: reading them all beats FTS5 looking up named
+            # rows, which walks every word's postings once per row.
+            wanted = set(rowids)
+            rows = [r for r in conn.execute(_bm25_sql(weights), (match,)) if r[0] in wanted]
+        else:
+            # Thousands of matches: now the few named rows, one lookup each, are cheaper.
+            rows = [
+                row
+                for rowid in rowids
+                for row in conn.execute(_bm25_sql(weights, " and rowid = ?"), (match, rowid))
+            ]
+    except sqlite3.OperationalError:
         return {}
-    ranks = {row["rowid"]: row["rank"] for row in rows}
-    # Rows that have every word need no counting of which words they have.
-    if coordinate and not every_word and 1 < len(terms) <= COORDINATE_MAX_TERMS:
-        # bm25 adds up per-word weights, so one rare word can outvote the rest of a typed
-        # description; weigh each hit by the share of the words it has at all.
-        have = _words_present(conn, terms, list(ranks))
-        floor = COORDINATE_FLOOR
-        ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
-    best = min(ranks.values()) or -1e-9
-    marks = ",".join("?" * len(ranks))
-    ids = dict(
-        tuple(row)
-        for row in conn.execute(
-            f"select rowid, id from entries where rowid in ({marks})", (*ranks,)
-        )
-    )
-    return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+    return {row[0]: row[1] for row in rows}
 
 
 def _words_present(conn: sqlite3.Connection, terms: list[str], rowids: list[int]) -> dict:
