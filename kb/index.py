@@ -76,11 +76,13 @@ def _files_in(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+# Short columns first: SQLite reads a row's columns in order, through its overflow pages,
+# so what ranking reads (titles, messages, symptoms) comes before the long texts.
 ENTRY_COLUMNS = (
     "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
-    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "symptom", "cause",
-    "explanation", "diagnose", "repro", "fix", "check_code", "fix_text", "see_also_text",
-    "path", "sha", "errors_text", "symptom_text", "body", "zh",
+    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "sha",
+    "errors_text", "symptom_text", "zh", "symptom", "cause", "explanation", "diagnose",
+    "repro", "fix", "check_code", "fix_text", "see_also_text", "body",
 )  # fmt: skip
 
 

@@ -9,13 +9,15 @@ Ranking, strongest signal first (the README's "How search works" tells the story
 2. full-text relevance (FTS5 bm25) with weighted fields, over the message words when the
    paste holds an exception (so paths and source lines do not vote), or over typed words
    with phrases and coordination when it does not;
-3. context: the rest of a traceback, as a tie-breaker between look-alikes.
+3. context: the rest of a traceback (the failing operations first), as a tie-breaker
+   between look-alikes.
 
 Scale: template candidates come from a full-text index, or for large catalogues from an
-in-memory index of each template's rarest words; near-universal words are pruned.
+in-memory index of each template's rarest words; there, queries keep to the words that
+tell entries apart, and messages ask for entries with all their words first.
 
-Stdlib only (`sqlite3`, `re`): no torch, no textual, no markdown parser, unless the index
-is stale and has to be rebuilt first.
+Stdlib only, and on the common path not even `re` (see kb/lazyre.py): no torch, no
+textual, no markdown parser, unless the index is stale and has to be rebuilt first.
 """
 
 from __future__ import annotations
