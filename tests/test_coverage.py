@@ -221,3 +221,13 @@ def test_common_message_finds_its_entry_first(message, expected):
     ids = [h.id for h in hits]
     assert ids[:1] and ids[0] in expected, ids
     assert set(ids[: len(expected)]) == expected, ids
+
+
+@pytest.mark.parametrize("message, expected", MESSAGES)
+def test_large_catalogue_path_finds_the_same_entry(message, expected, monkeypatch):
+    # The shortcuts a catalogue of 2,000 entries or more takes (rarest words only,
+    # messages asked for with every word first, named entries looked up one by one),
+    # here on the real catalogue; scripts/bench_scale.py measures them at 10,000.
+    monkeypatch.setattr("kb.search.PRUNE_FROM", 0)
+    hits, _ = search(message, limit=len(expected) + 2)
+    assert hits and hits[0].id in expected, [h.id for h in hits]
