@@ -132,7 +132,9 @@ def _messages(paste: Paste) -> list[tuple[str | None, str]]:
 
 def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
     rows: list = []
-    for expression, _ in _expressions(conn, terms, "templates_df"):
+    # Templates that have every word are the candidates, however few: only the template
+    # that fits the message is wanted, not a ranking of many.
+    for expression, _ in _expressions(conn, terms, "templates_df")[:2]:
         try:
             rows = conn.execute(
                 "select t.entry_id, t.template, t.exception, t.prefix, t.literals, "
@@ -143,7 +145,7 @@ def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
             ).fetchall()
         except sqlite3.OperationalError:
             return []
-        if len(rows) >= ENOUGH_ROWS:
+        if rows:
             break
     return rows
 
