@@ -424,6 +424,7 @@ def recheck_seconds(files: int) -> float:
 # file and thread, so the schema is parsed and pages are cached once rather than per
 # search. A connection whose file was replaced by a rebuild is dropped for a new one.
 _readers: dict[tuple[str, int], tuple[sqlite3.Connection, tuple[int, int]]] = {}
+MAX_READERS = 32
 
 
 def connect_ro(db: str | os.PathLike) -> sqlite3.Connection:
@@ -447,6 +448,8 @@ def connect_ro(db: str | os.PathLike) -> sqlite3.Connection:
             except sqlite3.Error:  # closed by its user, or mid-transaction
                 pass
         _close(conn)
+    if len(_readers) >= MAX_READERS:  # many indexes or threads over time: oldest out
+        _close(_readers.pop(next(iter(_readers)))[0])
     # Not tied to its thread, so a rebuild in any thread can close it (see _drop_readers).
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
