@@ -155,29 +155,38 @@ def _load_one(path: str) -> tuple[object | None, list]:
 PARALLEL_FROM = 400
 
 
-def _load_docs(files: list[str]) -> tuple[list, list]:
-    """Parse and lint files: (valid documents, problems of the others)."""
-    results = None
-    if len(files) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
-        results = _load_parallel(files)
-    if results is None:
-        results = [_load_one(path) for path in files]
-    docs = [doc for doc, _ in results if doc is not None]
-    problems = [p for _, found in results for p in found]
-    return docs, problems
+class _Loader:
+    """Parse and lint files, in order, each as (document or None, its problems); spread
+    over the machine's cores for many files. Used as a context manager, and iterated
+    while the results are written, so writing overlaps parsing."""
 
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+        self.pool = None
+        self.workers = min(os.cpu_count() or 1, 8)
+        if len(files) >= PARALLEL_FROM and self.workers > 1:
+            import multiprocessing
 
-def _load_parallel(files: list[str]) -> list | None:
-    import multiprocessing
+            # Spawning fresh interpreters would cost more than parallel parsing saves.
+            if "fork" in multiprocessing.get_all_start_methods():
+                try:
+                    self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+                except (OSError, RuntimeError):
+                    self.pool = None
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None  # spawning fresh interpreters would cost more than it saves
-    workers = min(os.cpu_count() or 1, 8)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_load_one, files, chunksize=max(1, len(files) // (workers * 8)))
-    except (OSError, RuntimeError):
-        return None
+    def __enter__(self) -> _Loader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def __iter__(self):
+        if self.pool is None:
+            return map(_load_one, self.files)
+        chunk = max(1, len(self.files) // (self.workers * 8))
+        return self.pool.imap(_load_one, self.files, chunksize=chunk)
 
 
 def _fold(text: str) -> str:
@@ -218,39 +227,40 @@ def _insert(conn, table: str, columns: tuple[str, ...], rows) -> None:
 
 
 def _write_entries(
-    conn, docs: list, files: list[str], scan: dict, existing: set[str] | None
+    conn, results, files: list[str], scan: dict, existing: set[str] | None
 ) -> tuple[int, list]:
-    """Insert valid entries whose id is not taken, and record every file as `scan` saw
-    it. `existing`: ids already indexed, or None to ask the index about these.
-    Returns (count, problems)."""
+    """Insert the valid entries among `results` ((document or None, problems) per file)
+    whose id is not taken, and record every file as `scan` saw it. `existing`: ids
+    already indexed, or None to ask the index. Returns (count, problems)."""
     from kb.entries import entry_from_document
     from kb.lint import Problem
 
-    if existing is None:
-        ids = [doc.meta["id"] for doc in docs]
-        existing = set()
-        for at in range(0, len(ids), 500):
-            chunk = ids[at : at + 500]
-            marks = ",".join("?" * len(chunk))
-            found = conn.execute(f"select id from entries where id in ({marks})", chunk)
-            existing.update(row[0] for row in found)
-    problems = []
+    problems: list = []
     owner: dict[str, str] = {}
     entries = []
-    for doc in docs:
-        ident = doc.meta["id"]
-        if ident in existing or ident in owner:
-            where = owner.get(ident, "another entry")
-            line = doc.meta_lines.get("id", 1)
-            problems.append(
-                Problem(doc.path, line, "KB017", f"id '{ident}' is also used by {where}")
-            )
-            continue
-        owner[ident] = doc.path
-        entries.append(entry_from_document(doc))
+
+    def fresh_entries():
+        # Consumed by the insert below as results arrive: writing overlaps parsing.
+        for doc, found in results:
+            problems.extend(found)
+            if doc is None:
+                continue
+            ident = doc.meta["id"]
+            if ident in owner or _taken(conn, ident, existing):
+                where = owner.get(ident, "another entry")
+                line = doc.meta_lines.get("id", 1)
+                problems.append(
+                    Problem(doc.path, line, "KB017", f"id '{ident}' is also used by {where}")
+                )
+                continue
+            owner[ident] = doc.path
+            entry = entry_from_document(doc)
+            entries.append(entry)
+            yield entry_row(entry)
+
     # Plain executemany: sqlite-utils' per-value conversions cost seconds at 10,000 rows,
     # and an incremental update should not have to import it at all.
-    _insert(conn, "entries", ENTRY_COLUMNS, (entry_row(e) for e in entries))
+    _insert(conn, "entries", ENTRY_COLUMNS, fresh_entries())
     _insert(conn, "templates", TEMPLATE_COLUMNS, (r for e in entries for r in _template_rows(e)))
     by_name = {os.path.basename(e.path): e.id for e in entries}
     conn.executemany(
@@ -264,6 +274,12 @@ def _write_entries(
     return len(entries), problems
 
 
+def _taken(conn, ident: str, existing: set[str] | None) -> bool:
+    if existing is not None:
+        return ident in existing
+    return conn.execute("select 1 from entries where id = ?", (ident,)).fetchone() is not None
+
+
 def build_index(
     db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
 ) -> tuple[int, list]:
@@ -272,10 +288,7 @@ def build_index(
     Entries that break the format are left out and returned as problems, so one bad
     file never takes search down; `kb index` and `kb lint` report them.
     """
-    import tempfile
     from pathlib import Path
-
-    import sqlite_utils
 
     folder = os.path.realpath(folder or paths.entries_dir())
     db = Path(db or paths.db_path(folder))
@@ -285,7 +298,16 @@ def build_index(
     # the index, and the next search notices.
     scan = _scan(folder)
     files = [os.path.join(folder, name) for name in sorted(scan)]
-    docs, problems = _load_docs(files)
+    # Workers are started before any database is open, so none inherits a connection.
+    with _Loader(files) as loader:
+        return _build(db, folder, scan, files, loader)
+
+
+def _build(db, folder: str, scan: dict, files: list[str], loader: _Loader) -> tuple[int, list]:
+    import tempfile
+    from pathlib import Path
+
+    import sqlite_utils
 
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -305,8 +327,7 @@ def build_index(
             base["files"].create(
                 {"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name"
             )
-            count, dupes = _write_entries(conn, docs, files, scan, set())
-            problems.extend(dupes)
+            count, problems = _write_entries(conn, loader, files, scan, set())
             # Full-text tables are filled in one pass after the rows are in (faster than
             # row by row); their triggers keep them in step with later incremental updates.
             base["entries"].enable_fts(
@@ -381,7 +402,10 @@ def update_index(
         removed = [name for name in known if name not in scan]
         if len(changed) + len(removed) > max(50, len(scan) // 4):
             return None
-        docs, problems = _load_docs([os.path.join(folder, name) for name in changed])
+        paths_ = [os.path.join(folder, name) for name in changed]
+        # Parsed before the transaction, so readers are not kept waiting meanwhile.
+        with _Loader(paths_) as loader:
+            results = list(loader)
         with conn:  # one transaction: readers see the old index or the new one
             for name in changed + removed:
                 row = conn.execute("select entry_id from files where name = ?", (name,))
@@ -390,10 +414,7 @@ def update_index(
                     conn.execute("delete from entries where id = ?", (old_id,))
                     conn.execute("delete from templates where entry_id = ?", (old_id,))
                 conn.execute("delete from files where name = ?", (name,))
-            count, dupes = _write_entries(
-                conn, docs, [os.path.join(folder, name) for name in changed], scan, None
-            )
-            problems.extend(dupes)
+            count, problems = _write_entries(conn, results, paths_, scan, None)
             conn.execute(
                 "update meta set value = (select count(*) from entries) where key = 'count'"
             )
