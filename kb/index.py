@@ -189,12 +189,9 @@ class _Loader:
         return self.pool.imap(_load_one, self.files, chunksize=chunk)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 def _template_rows(entry) -> list[dict]:
     from kb.templates import literal_parts, prefix
+    from kb.textnorm import fold
 
     return [
         {
@@ -202,11 +199,11 @@ def _template_rows(entry) -> list[dict]:
             "template": t,
             "current": int(t in entry.errors),
             "exception": entry.exception,
-            "prefix": _fold(prefix(t)),
+            "prefix": fold(prefix(t)),
             # Fixed chunks, \x1f-separated: a cheap `in` test before any regex is compiled.
-            "literals": "\x1f".join(_fold(p) for p in literal_parts(t) if p.strip()),
+            "literals": "\x1f".join(fold(p) for p in literal_parts(t) if p.strip()),
             # The fixed text alone, folded: what the template full-text index holds.
-            "literal_text": _fold(" ".join(literal_parts(t))),
+            "literal_text": fold(" ".join(literal_parts(t))),
         }
         for t in entry.errors + entry.older_errors + entry.cause_errors
     ]

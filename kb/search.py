@@ -28,7 +28,16 @@ from kb import paths
 from kb.db import sqlite3
 from kb.tb import Paste, read_paste
 from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
-from kb.textnorm import STOPWORDS, cjk_grams, has_cjk, identifiers, numbers, tokens, words
+from kb.textnorm import (
+    STOPWORDS,
+    cjk_grams,
+    fold,
+    has_cjk,
+    identifiers,
+    numbers,
+    tokens,
+    words,
+)
 
 # bm25 weights, in index.FTS_COLUMNS order: title, errors_text, symptom, body, zh.
 # A pasted message is compared with messages first; words typed to describe a symptom
@@ -114,10 +123,6 @@ def close_index(conn: sqlite3.Connection) -> None:
     from kb.index import release
 
     release(conn)
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.split()).lower()
 
 
 def _messages(paste: Paste) -> list[tuple[str | None, str]]:
@@ -239,10 +244,10 @@ def _memory_index(conn: sqlite3.Connection) -> _MemoryIndex | None:
     return index
 
 
-def _fts_match(terms: list[str]) -> str:
+def _fts_match(terms: list[str], operator: str = "OR") -> str:
     # Every term is quoted, so nothing a user pastes can become FTS5 syntax; a term with a
     # space is a phrase (two words next to each other).
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return f" {operator} ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def _phrases(text: str) -> list[str]:
@@ -266,12 +271,12 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
     signals: dict[str, _Signal] = {}
     text = " ".join(msg for _, msg in messages)
-    folded = [(etype, msg, _fold(msg)) for etype, msg in messages]
+    folded = [(etype, msg, fold(msg)) for etype, msg in messages]
     folded = [(etype, msg, low, tokens(low)) for etype, msg, low in folded]
     terms = words(text, limit=MAX_TERMS)
     memory = _memory_index(conn)
     if memory is not None:
-        _score_templates(memory.candidates(tokens(_fold(text))), folded, signals)
+        _score_templates(memory.candidates(tokens(fold(text))), folded, signals)
         if any(sig.exact for sig in signals.values()):
             return signals  # the rare-word index found the message's templates
     terms = _prune_common(conn, terms, "templates_df")
@@ -518,7 +523,7 @@ def _expressions(
         return [(_fts_match(terms), terms)]
     df = _document_frequencies(conn, terms, frequencies)
     rarest = sorted(terms, key=lambda t: (df.get(t, 0), " " not in t))[:FALLBACK_TERMS]
-    every = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    every = _fts_match(terms, "AND")
     return [(every, None), (_fts_match(rarest), rarest), (_fts_match(terms), terms)]
 
 

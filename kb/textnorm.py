@@ -48,6 +48,11 @@ def cjk_runs(text: str) -> list[str]:
     return runs
 
 
+def fold(text: str) -> str:
+    """Lowercase, with every run of whitespace one space: how messages are compared."""
+    return " ".join(text.split()).lower()
+
+
 def _byte_table(keep: bytes) -> bytes:
     return bytes(c if c in keep else 32 for c in range(256))
 
