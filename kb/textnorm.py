@@ -3,7 +3,11 @@
 FTS5's unicode61 tokenizer splits on spaces and punctuation, and Chinese has neither
 between words, so a whole Chinese sentence would be one token that no query matches.
 Indexing (and querying) every pair of adjacent CJK characters makes any Chinese phrase
-of two characters or more findable. Stdlib only: this module sits on the search path.
+of two characters or more findable.
+
+Stdlib only, and words are split with byte tables and string methods rather than `re`:
+this module sits on the cold-start path of `kb search` (tests/test_hand_readers.py holds
+each splitter to the regular expression it stands for).
 """
 
 from __future__ import annotations
