@@ -478,7 +478,13 @@ def connect_ro(db: str | os.PathLike) -> sqlite3.Connection:
 
 
 def release(conn: sqlite3.Connection) -> None:
-    """End a search's read transaction (see connect_ro); the connection stays open."""
+    """End a search's read transaction (see connect_ro); the connection stays open, but
+    on Windows, where a file still open cannot be replaced by another process's rebuild."""
+    if os.name == "nt":
+        for key in [k for k, (c, _) in _readers.items() if c is conn]:
+            del _readers[key]
+        _close(conn)
+        return
     # Not contextlib.suppress: contextlib loads functools, a cold-start cost (kb/db.py).
     try:  # noqa: SIM105
         conn.execute("rollback")

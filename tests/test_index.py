@@ -96,3 +96,23 @@ def test_duplicate_id_in_a_changed_file_is_refused(catalogue, tmp_path, monkeypa
     (catalogue / "copy.md").write_text(entry_text("vector-backward"), encoding="utf-8")
     _, problems = ensure_index(db, catalogue)
     assert {p.code for p in problems} >= {"KB004"}
+
+
+def test_on_windows_no_read_connection_outlives_its_search(catalogue, monkeypatch):
+    # Windows cannot replace a file another process holds open, so a cached connection
+    # would block every rebuild there.
+    import os
+
+    import kb.index
+    from kb.search import search
+
+    class WindowsOS:
+        name = "nt"
+
+        def __getattr__(self, attribute):
+            return getattr(os, attribute)
+
+    monkeypatch.setattr(kb.index, "os", WindowsOS())
+    before = set(kb.index._readers)
+    assert search("scalar outputs")[0]
+    assert set(kb.index._readers) == before
