@@ -47,14 +47,12 @@ def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
         return None
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            rows = conn.execute("select key, value from meta").fetchall()
-        finally:
-            conn.close()
     except sqlite3.Error:
         return None
-    meta = dict(rows)
-    return meta if meta.get("schema") == SCHEMA else None
+    try:
+        return _meta_of(conn)
+    finally:
+        conn.close()
 
 
 def is_current(db: str | os.PathLike, folder: str | os.PathLike) -> bool:
