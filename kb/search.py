@@ -71,10 +71,17 @@ class Hit:
     whole search on a cold start.
     """
 
-    __slots__ = ("id", "title", "kind", "score", "why", "parts")
+    __slots__ = ("id", "title", "kind", "score", "why", "parts", "match")
 
     def __init__(
-        self, id: str, title: str, kind: str, score: float, why: str, parts: dict[str, float]
+        self,
+        id: str,
+        title: str,
+        kind: str,
+        score: float,
+        why: str,
+        parts: dict[str, float],
+        match: str = "related",
     ) -> None:
         self.id = id
         self.title = title
@@ -82,6 +89,9 @@ class Hit:
         self.score = score
         self.why = why
         self.parts = parts
+        # How sure the match is: "exact" (a documented message matched whole, alone or
+        # inside prose), "partial" (cut off, or most of a template), "related" (words only).
+        self.match = match
 
     def as_dict(self, explain: bool = False) -> dict:
         out = {
@@ -90,21 +100,25 @@ class Hit:
             "kind": self.kind,
             "score": round(self.score, 3),
             "why": self.why,
+            "match": self.match,
         }
         if explain:
             out["parts"] = {k: round(v, 3) for k, v in self.parts.items()}
         return out
 
     def __repr__(self) -> str:
-        return f"Hit({self.id!r}, score={self.score:.2f}, why={self.why!r})"
+        return f"Hit({self.id!r}, score={self.score:.2f}, match={self.match!r}, why={self.why!r})"
 
 
 class _Signal:
-    __slots__ = ("score", "why", "exact")
+    __slots__ = ("score", "why", "exact", "partial")
 
-    def __init__(self, score: float = 0.0, why: str = "", exact: bool = False) -> None:
+    def __init__(
+        self, score: float = 0.0, why: str = "", exact: bool = False, partial: bool = False
+    ) -> None:
         self.score = score
         self.why = why
+        self.partial = partial
         self.exact = exact  # a template matched the whole message
 
 
@@ -289,7 +303,7 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
     for row in rows:
         best = 0.0
         why = ""
-        exact = False
+        exact = partial = False
         literal = row["literal_text"]
         literal_words = _literal_tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
@@ -324,8 +338,9 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 best, why = score, f'{reason} "{_short(row["template"])}"'
                 # The message is all there (alone, or inside prose): a sure identification.
                 exact = reason in ("message matches", "message contains")
+                partial = reason in ("message matches most of", "message starts like")
         if best > signals.get(row["entry_id"], _Signal()).score:
-            signals[row["entry_id"]] = _Signal(best, why, exact)
+            signals[row["entry_id"]] = _Signal(best, why, exact, partial)
 
 
 _literal_cache: dict[str, list[str]] = {}
@@ -693,8 +708,9 @@ def search(
                 "text": FTS_WEIGHT * relevance,
                 "context": CONTEXT_WEIGHT * context.get(entry_id, 0.0),
             }
+            match = "exact" if sig.exact else "partial" if sig.partial else "related"
             hits.append(
-                Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts)
+                Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts, match)
             )
         hits.sort(key=lambda h: (-h.score, h.id))
         hits = hits[:limit]
