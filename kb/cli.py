@@ -49,6 +49,10 @@ def _read_query(args: argparse.Namespace) -> str:
 
 
 def _warn_problems(problems: list) -> None:
+    # Notices are about the index itself (kb.index.Notice), matched by name as below.
+    for notice in [p for p in problems if type(p).__name__ == "Notice"]:
+        sys.stderr.write(f"kb: warning: {notice}\n")
+    problems = [p for p in problems if type(p).__name__ != "Notice"]
     for problem in problems[:5]:
         sys.stderr.write(f"kb: entry skipped: {problem}\n")
     if len(problems) > 5:
@@ -352,18 +356,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_interrupt(kind: type, value: BaseException, tb: object) -> None:
+    # Ctrl-C that lands outside main's own handler (between its lines, or while an
+    # error is being reported) still ends kb quietly.
+    if issubclass(kind, KeyboardInterrupt):
+        sys.stderr.write("\n")
+        return
+    sys.__excepthook__(kind, value, tb)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
-    if args is None:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        if getattr(args, "limit", 1) < 1:
-            parser.error("--limit must be at least 1")
+    if argv is None:  # the `kb` command itself, not a caller's test
+        sys.excepthook = _quiet_interrupt
     try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
+        if args is None:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            if getattr(args, "limit", 1) < 1:
+                parser.error("--limit must be at least 1")
         return args.func(args)
     except UserError as exc:
         sys.stderr.write(f"kb: {exc}\n")
@@ -382,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         # Matched by name: importing their modules here could itself fail.
-        if type(exc).__name__ in ("EntryError", "IndexError_"):
+        if type(exc).__name__ in ("EntryError", "IndexError_", "Unwritable"):
             sys.stderr.write(f"kb: {exc}\n")
             return 1
         if os.environ.get("KB_DEBUG"):

@@ -10,6 +10,7 @@ are imported only when a build is actually needed.
 from __future__ import annotations
 
 import os
+import sys
 
 from kb import paths
 from kb.db import sqlite3
@@ -19,8 +20,27 @@ SCHEMA = "kb-index-13"
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
 
+# Every index kb writes says so in its SQLite header (PRAGMA application_id, a 4-byte
+# big-endian integer at offset 68), so kb can tell its own files from anything else
+# KB_DB might name, even a damaged one, by reading 100 bytes.
+APPLICATION_ID = 0x6B626978  # "kbix"
+# Builds write a temporary file beside the index; one left by a killed build is removed
+# by a later build once it is this old (a build of 10,000 entries takes seconds).
+TEMP_PREFIX = ".kb-index-"
+STALE_TEMP_SECONDS = 600
+
+
 class IndexError_(Exception):
-    """The index cannot be built (no catalogue, unwritable location)."""
+    """The index cannot be built (no catalogue, a file that is not kb's)."""
+
+
+class Unwritable(IndexError_):
+    """The index cannot be written here (read-only folder or file, full disk)."""
+
+
+class Notice(str):
+    """A message about the index itself rather than about an entry: a front end shows it
+    as a warning, among the problems it is returned with."""
 
 
 def _scan(folder: str) -> dict[str, tuple[int, int]]:
@@ -39,6 +59,45 @@ def _scan(folder: str) -> dict[str, tuple[int, int]]:
     except OSError:
         pass
     return found
+
+
+def is_kb_file(db: str | os.PathLike) -> bool:
+    """May kb replace the file at `db`? Only if there is none, it is empty, or kb made it
+    (its header carries kb's application id, or, for indexes made before it did, its
+    metadata names a kb schema)."""
+    try:
+        with open(db, "rb") as fh:
+            head = fh.read(100)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not head:
+        return True
+    if len(head) < 72 or head[:16] != b"SQLite format 3\x00":
+        return False
+    if int.from_bytes(head[68:72], "big") == APPLICATION_ID:
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{os.fspath(db)}?mode=ro", uri=True)
+        try:
+            row = conn.execute("select value from meta where key = 'schema'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return bool(row) and isinstance(row[0], str) and row[0].startswith("kb-index-")
+
+
+def check_replaceable(db: str | os.PathLike) -> None:
+    """Raise IndexError_ (one line, naming the file) unless kb may write its index at `db`."""
+    if os.path.isdir(db):
+        raise IndexError_(f"the index path {os.fspath(db)} is a folder; set KB_DB to a file")
+    if not is_kb_file(db):
+        raise IndexError_(
+            f"{os.fspath(db)} is not a kb index, and kb only replaces files it made; "
+            "set KB_DB to another file"
+        )
 
 
 def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
@@ -168,7 +227,11 @@ class _Loader:
             # Spawning fresh interpreters would cost more than parallel parsing saves.
             if "fork" in multiprocessing.get_all_start_methods():
                 try:
-                    self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+                    # Ctrl-C is the parent's to handle: workers printing their own
+                    # KeyboardInterrupt tracebacks would bury its one line.
+                    self.pool = multiprocessing.get_context("fork").Pool(
+                        self.workers, initializer=_ignore_interrupts
+                    )
                 except (OSError, RuntimeError):
                     self.pool = None
 
@@ -185,6 +248,12 @@ class _Loader:
             return map(_load_one, self.files)
         chunk = max(1, len(self.files) // (self.workers * 8))
         return self.pool.imap(_load_one, self.files, chunksize=chunk)
+
+
+def _ignore_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _template_rows(entry) -> list[dict]:
@@ -281,7 +350,9 @@ def build_index(
     """Build the whole index from the catalogue; return (entries indexed, problems skipped).
 
     Entries that break the format are left out and returned as problems, so one bad
-    file never takes search down; `kb index` and `kb lint` report them.
+    file never takes search down; `kb index` and `kb lint` report them. Raises
+    IndexError_ if `db` is a file kb did not make (nothing is touched), Unwritable if
+    it cannot be written.
     """
     from pathlib import Path
 
@@ -289,6 +360,7 @@ def build_index(
     db = Path(db or paths.db_path(folder))
     if not os.path.isdir(folder):
         raise IndexError_(f"no catalogue folder at {folder}")
+    check_replaceable(db)
     # The files as they are before parsing: one that changes meanwhile is out of date in
     # the index, and the next search notices.
     scan = _scan(folder)
@@ -302,68 +374,112 @@ def _build(db, folder: str, scan: dict, files: list[str], loader: _Loader) -> tu
     import tempfile
     from pathlib import Path
 
-    import sqlite_utils
-
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".kb-index-", suffix=".db", dir=db.parent)
+        _remove_stale_temps(str(db.parent))
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".db", dir=db.parent)
     except OSError as exc:
-        raise IndexError_(f"cannot write the index at {db}: {exc.strerror}") from None
+        raise Unwritable(f"cannot write the index at {db}: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        conn = sqlite3.connect(tmp)
         try:
-            base = sqlite_utils.Database(conn)
-            base["entries"].create({key: str for key in ENTRY_COLUMNS}, pk="id", not_null={"id"})
-            base["templates"].create(
-                {c: (int if c == "current" else str) for c in TEMPLATE_COLUMNS}
-            )
-            base["files"].create(
-                {"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name"
-            )
-            count, problems = _write_entries(conn, loader, files, scan, set())
-            # Full-text tables are filled in one pass after the rows are in (faster than
-            # row by row); their triggers keep them in step with later incremental updates.
-            base["entries"].enable_fts(
-                list(FTS_COLUMNS),
-                fts_version="FTS5",
-                tokenize="porter unicode61",
-                create_triggers=True,
-            )
-            # Document frequencies of indexed words, so search can leave out near-universal
-            # ones. Copied out of fts5vocab, which counts a word's documents on every
-            # lookup (milliseconds for a common word in a large catalogue). A heuristic
-            # only, so incremental updates leave it as the last full build made it.
-            _copy_document_frequencies(conn, "entries_fts", "entries_df")
-            base["templates"].create_index(["entry_id"], if_not_exists=True)
-            base["templates"].enable_fts(
-                ["literal_text"],
-                fts_version="FTS5",
-                tokenize="porter unicode61",
-                create_triggers=True,
-            )
-            _copy_document_frequencies(conn, "templates_fts", "templates_df")
-            base["meta"].insert_all(
-                [
-                    {"key": "schema", "value": SCHEMA},
-                    {"key": "folder", "value": folder},
-                    {"key": "count", "value": str(count)},
-                    # Tells a long-running search process its cached rows are another build's,
-                    # and (changed by every update too) that they are out of date.
-                    {"key": "build", "value": os.urandom(8).hex()},
-                    {"key": "stamp", "value": os.urandom(8).hex()},
-                ],
-                pk="key",
-            )
-            conn.commit()
-        finally:
-            conn.close()
-        os.replace(tmp, db)
+            conn = sqlite3.connect(tmp)
+            try:
+                count, problems = _fill(conn, folder, scan, files, loader)
+                conn.commit()
+            finally:
+                conn.close()
+            check_replaceable(db)  # made by another process meanwhile?
+            os.replace(tmp, db)
+        except (OSError, sqlite3.Error) as exc:  # a full disk, most likely
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise Unwritable(f"cannot write the index at {db}: {reason}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp_name)
+        _unlink(tmp_name + "-journal")
         raise
     return count, sorted(problems)
+
+
+def _unlink(name: str) -> None:
+    try:  # noqa: SIM105 - contextlib loads functools, a cold-start cost (kb/db.py)
+        os.unlink(name)
+    except OSError:
+        pass
+
+
+def _remove_stale_temps(folder: str) -> None:
+    """Remove temporary files that builds killed before they could clean up left here."""
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(TEMP_PREFIX) and (name.endswith(".db") or name.endswith("-journal")):
+            path = os.path.join(folder, name)
+            try:
+                if now - os.stat(path).st_mtime > STALE_TEMP_SECONDS:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+
+def _fill(conn, folder: str, scan: dict, files: list[str], loader) -> tuple[int, list]:
+    """Create the index's tables in an empty database and fill them from `loader`."""
+    import sqlite_utils
+
+    conn.execute(f"pragma application_id = {APPLICATION_ID}")
+    base = sqlite_utils.Database(conn)
+    base["entries"].create({key: str for key in ENTRY_COLUMNS}, pk="id", not_null={"id"})
+    base["templates"].create({c: (int if c == "current" else str) for c in TEMPLATE_COLUMNS})
+    base["files"].create({"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name")
+    count, problems = _write_entries(conn, loader, files, scan, set())
+    # Full-text tables are filled in one pass after the rows are in (faster than row by
+    # row); their triggers keep them in step with later incremental updates.
+    base["entries"].enable_fts(
+        list(FTS_COLUMNS), fts_version="FTS5", tokenize="porter unicode61", create_triggers=True
+    )
+    # Document frequencies of indexed words, so search can leave out near-universal ones.
+    # Copied out of fts5vocab, which counts a word's documents on every lookup
+    # (milliseconds for a common word in a large catalogue). A heuristic only, so
+    # incremental updates leave it as the last full build made it.
+    _copy_document_frequencies(conn, "entries_fts", "entries_df")
+    base["templates"].create_index(["entry_id"], if_not_exists=True)
+    base["templates"].enable_fts(
+        ["literal_text"], fts_version="FTS5", tokenize="porter unicode61", create_triggers=True
+    )
+    _copy_document_frequencies(conn, "templates_fts", "templates_df")
+    base["meta"].insert_all(
+        [
+            {"key": "schema", "value": SCHEMA},
+            {"key": "folder", "value": folder},
+            {"key": "count", "value": str(count)},
+            # Tells a long-running search process its cached rows are another build's,
+            # and (changed by every update too) that they are out of date.
+            {"key": "build", "value": os.urandom(8).hex()},
+            {"key": "stamp", "value": os.urandom(8).hex()},
+        ],
+        pk="key",
+    )
+    return count, problems
+
+
+def memory_index(folder: str) -> tuple[sqlite3.Connection, list]:
+    """A whole index built in memory, for when none can be written: a read connection
+    as connect_ro gives, and the problems a build reports."""
+    scan = _scan(folder)
+    files = [os.path.join(folder, name) for name in sorted(scan)]
+    with _Loader(files) as loader:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        count, problems = _fill(conn, folder, scan, files, loader)
+    conn.commit()
+    conn.row_factory = sqlite3.Row
+    conn.execute("begin")
+    return conn, sorted(problems)
 
 
 def _copy_document_frequencies(conn, fts: str, table: str) -> None:
@@ -373,52 +489,78 @@ def _copy_document_frequencies(conn, fts: str, table: str) -> None:
     conn.execute(f"drop table temp.vocab_{fts}")
 
 
-def update_index(
-    db: str,
-    folder: str,
-    scan: dict[str, tuple[int, int]] | None = None,
-    known: dict[str, tuple[int, int]] | None = None,
-) -> tuple[int, list] | None:
+def update_index(db: str, folder: str) -> tuple[int, list, dict, str] | None:
     """Re-index only the files that changed since the index last saw them, in one
-    transaction. `scan` is the folder now and `known` the files the index holds (each
-    read here if not given).
+    transaction that holds the write lock from its first read: what the index holds and
+    what the folder holds are both read under it, so no other process's update can
+    slip in between the compare and the write.
 
-    Returns (entries re-indexed, problems), or None when a full build is the better
-    course (no usable index, or most of the catalogue changed).
+    Returns (entries re-indexed, problems, the files as the index now holds them, the
+    stamp written), or None when a full build is the better course (no usable index,
+    most of the catalogue changed, an id shared by several files) or the lock is not
+    to be had.
     """
-    scan = _scan(folder) if scan is None else scan
     try:
-        conn = sqlite3.connect(db, timeout=5)
+        conn = sqlite3.connect(db, timeout=5, isolation_level=None)
     except sqlite3.Error:
         return None
     try:
-        known = _files_in(conn) if known is None else known
-        changed = [name for name, seen in scan.items() if known.get(name) != seen]
-        removed = [name for name in known if name not in scan]
-        if len(changed) + len(removed) > max(50, len(scan) // 4):
-            return None
-        paths_ = [os.path.join(folder, name) for name in changed]
-        # Parsed before the transaction, so readers are not kept waiting meanwhile.
-        with _Loader(paths_) as loader:
-            results = list(loader)
-        with conn:  # one transaction: readers see the old index or the new one
-            for name in changed + removed:
-                row = conn.execute("select entry_id from files where name = ?", (name,))
-                old_id = (row.fetchone() or (None,))[0]
-                if old_id:
-                    conn.execute("delete from entries where id = ?", (old_id,))
-                    conn.execute("delete from templates where entry_id = ?", (old_id,))
-                conn.execute("delete from files where name = ?", (name,))
-            count, problems = _write_entries(conn, results, paths_, scan, None)
-            conn.execute(
-                "update meta set value = (select count(*) from entries) where key = 'count'"
-            )
-            conn.execute("update meta set value = ? where key = 'stamp'", (os.urandom(8).hex(),))
-        return count, sorted(problems)
+        # BEGIN IMMEDIATE takes the write lock now (waiting up to the timeout for another
+        # writer); readers of the old index go on reading until the commit. The parser
+        # is imported (a fresh process's biggest cost) only with the lock let go again,
+        # so processes queued behind this one are not kept waiting for it.
+        while True:
+            conn.execute("begin immediate")
+            try:
+                result = _update(conn, folder, "kb.entries" in sys.modules)
+                conn.execute("commit" if isinstance(result, tuple) else "rollback")
+            except BaseException:
+                try:  # noqa: SIM105 - as in _unlink
+                    conn.execute("rollback")
+                except sqlite3.Error:
+                    pass
+                raise
+            if result != "parser":
+                return result
+            import kb.entries  # noqa: F401 - see above
+            import kb.lint  # noqa: F401
     except sqlite3.Error:
         return None
     finally:
         conn.close()
+
+
+def _update(conn, folder: str, parser_loaded: bool):
+    """update_index's work under the lock; "parser" if it needs the parser loaded first."""
+    meta = _meta_of(conn)
+    if meta is None or meta.get("folder") != folder:
+        return None
+    scan = _scan(folder)
+    known = _files_in(conn)
+    changed = [name for name, seen in scan.items() if known.get(name) != seen]
+    removed = [name for name in known if name not in scan]
+    if not changed and not removed:  # another process brought it up to date meanwhile
+        return 0, [], scan, meta.get("stamp")
+    if len(changed) + len(removed) > max(50, len(scan) // 4):
+        return None
+    if changed and not parser_loaded:
+        return "parser"
+    paths_ = [os.path.join(folder, name) for name in changed]
+    # Parsed under the write lock: only the changed files, and readers are not held up.
+    with _Loader(paths_) as loader:
+        results = list(loader)
+    for name in changed + removed:
+        row = conn.execute("select entry_id from files where name = ?", (name,))
+        old_id = (row.fetchone() or (None,))[0]
+        if old_id:
+            conn.execute("delete from entries where id = ?", (old_id,))
+            conn.execute("delete from templates where entry_id = ?", (old_id,))
+        conn.execute("delete from files where name = ?", (name,))
+    count, problems = _write_entries(conn, results, paths_, scan, None)
+    stamp = os.urandom(8).hex()
+    conn.execute("update meta set value = (select count(*) from entries) where key = 'count'")
+    conn.execute("update meta set value = ? where key = 'stamp'", (stamp,))
+    return count, sorted(problems), scan, stamp
 
 
 # Within one process (the TUI, a notebook), a full stat of every entry file is made at
@@ -561,18 +703,22 @@ def open_current(
         release(conn)  # its read lock would keep the update below waiting
     problems: list = []
     seen = None  # the files the index now matches, if known without another scan
-    if scan is None:
-        _drop_readers(db)
-        _, problems = build_index(db, folder)
-    else:
-        result = update_index(db, folder, scan, known)
+    try:
+        result = update_index(db, folder) if scan is not None else None
         if result is None:
             _drop_readers(db)
             _, problems = build_index(db, folder)
         else:
-            problems, seen = result[1], scan
+            problems, scan, written = result[1], result[2], result[3]
+            seen = scan
+    except Unwritable as exc:
+        # Answer all the same, from an index as the files are now, built in memory.
+        conn, problems = memory_index(folder)
+        return conn, [*problems, Notice(f"{exc}; searching a copy built in memory")]
     conn = connect_ro(db)
     stamp = (_meta_of(conn) or {}).get("stamp")
+    if seen is not None and stamp != written:
+        seen = None  # replaced by another process's rebuild meanwhile: not what we saw
     _checked[key] = (now, folder_mtime, len(scan) if scan is not None else 0, seen, stamp)
     return conn, problems
 

@@ -39,18 +39,22 @@ def test_new_and_removed_entries_are_noticed(catalogue, tmp_path):
     assert not is_current(db, catalogue)
 
 
-def test_corrupt_index_is_rebuilt(catalogue, tmp_path):
+def test_damaged_kb_index_is_rebuilt(catalogue, tmp_path):
+    # kb's own header (application id at offset 68), then garbage: still kb's to replace.
     db = tmp_path / "index.db"
-    db.write_bytes(b"this is not a database" * 100)
+    build_index(db, catalogue)
+    head = db.read_bytes()[:100]
+    db.write_bytes(head + b"this is not a database" * 100)
     hits, _ = search("implicitly created only for scalar outputs", db=db, folder=catalogue)
     assert hits[0].id == "vector-backward"
 
 
-def test_foreign_sqlite_file_is_rebuilt(catalogue, tmp_path):
+def test_index_of_an_older_kb_is_rebuilt(catalogue, tmp_path):
+    # Made before the header carried kb's id: recognised by its metadata.
     db = tmp_path / "index.db"
     conn = sqlite3.connect(db)
     conn.execute("create table meta (key text, value text)")
-    conn.execute("insert into meta values ('schema', 'someone-else')")
+    conn.execute("insert into meta values ('schema', 'kb-index-12')")
     conn.commit()
     conn.close()
     hits, _ = search("scalar outputs", db=db, folder=catalogue)
