@@ -133,7 +133,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_catalogue(args: argparse.Namespace) -> int:
     import os
 
-    from kb import paths
     from kb.catalogue import render_index
     from kb.search import list_entries
 
@@ -141,8 +140,12 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     if problems:
         _warn_problems(problems)
         raise UserError("fix the entries above first (`kb lint`)")
+    # One folder's index, of that folder's entries: by default the folder `kb new`
+    # writes to (a team's, or the checkout's when contributing to kb).
+    folder = os.path.realpath(args.dir) if args.dir else _writable_folder()
+    rows = [r for r in rows if os.path.dirname(r["path"]) == folder]
     text = render_index(rows)
-    target = os.path.join(paths.entries_dir(), "README.md")
+    target = os.path.join(folder, "README.md")
     if args.check:
         try:
             with open(target, encoding="utf-8") as fh:
@@ -172,12 +175,14 @@ def cmd_lint(args: argparse.Namespace) -> int:
             _out(f"{code}  {text}")
         return 0
     targets: list[Path] = []
-    for name in args.paths or [str(paths.entries_dir())]:
+    for name in args.paths or paths.catalogue_dirs():
         path = Path(name)
-        if path.is_dir():
+        if path.is_dir() and not name.endswith(".md"):
             targets.extend(Path(f) for f in paths.entry_files(path))
         elif path.is_file():
             targets.append(path)
+        elif path.is_dir():
+            raise UserError(f"{name}: a folder, not an entry file")
         else:
             raise UserError(f"{name}: no such file or folder")
     problems = lint_paths(targets)
@@ -194,13 +199,36 @@ def cmd_index(args: argparse.Namespace) -> int:
     from kb import paths
     from kb.index import build_index
 
-    folder = paths.entries_dir()
-    db = paths.db_path(folder)
-    count, problems = build_index(db, folder)
+    folders = paths.catalogue_dirs()
+    db = paths.db_path(folders)
+    count, problems = build_index(db, folders)
     for problem in problems:
         sys.stderr.write(f"{problem}\n")
-    _out(f"indexed {count} entries from {folder} into {db}")
+    _out(f"indexed {count} entries from {', '.join(folders)} into {db}")
     return 1 if problems else 0
+
+
+def _writable_folder() -> str:
+    """The first catalogue folder kb may write entries into; never the installed copy."""
+    from kb import paths
+
+    for folder in paths.catalogue_dirs():
+        if not paths.is_installed_copy(folder) and _can_write(folder):
+            return folder
+    raise UserError(
+        "no catalogue folder to write to: pass --to DIR, or name your folder in "
+        "KB_ENTRIES or in [tool.kb] entries of your pyproject.toml (kb never writes into "
+        "its installed copy, which an upgrade replaces)"
+    )
+
+
+def _can_write(folder: str) -> bool:
+    while not os.path.exists(folder):  # created on first use: its nearest parent decides
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
+    return os.path.isdir(folder) and os.access(folder, os.W_OK)
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -209,12 +237,21 @@ def cmd_new(args: argparse.Namespace) -> int:
     from kb import paths
     from kb.scaffold import ScaffoldError, new_entry
 
-    folder = Path(args.dir or paths.entries_dir())
+    folder = os.path.realpath(args.to) if args.to else _writable_folder()
+    if paths.is_installed_copy(folder):
+        raise UserError(f"{folder} is kb's installed copy, which an upgrade replaces; use --to")
     try:
-        path = new_entry(folder, args.id)
+        path = new_entry(Path(folder), args.id)
     except ScaffoldError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {folder}: {exc.strerror}") from None
     _out(str(path))
+    if folder not in paths.catalogue_dirs():
+        sys.stderr.write(
+            f"kb: note: {folder} is not a catalogue folder yet; add it to KB_ENTRIES or to "
+            "[tool.kb] entries in your pyproject.toml so kb searches it\n"
+        )
     return 0
 
 
@@ -225,15 +262,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         import pytest
     except ImportError:
         raise UserError("verifying needs pytest: pip install pytest") from None
-    folder = paths.entries_dir()
-    # kb is imported already (this command runs in it), which pytest would warn about.
+    folders = paths.catalogue_dirs()
+    # kb's own settings (kb/verify.ini), never those of a pytest.ini, pyproject.toml or
+    # conftest.py in the folders above: a project's `addopts = --co` or unknown option
+    # must not turn verification into something else. kb is imported already (this
+    # command runs in it), which pytest would warn about.
     argv = [
-        folder,
+        *folders,
+        "-c",
+        os.path.join(paths.PACKAGE, "verify.ini"),
+        "--rootdir",
+        os.path.commonpath(folders) if len(folders) > 1 else folders[0],
+        "--noconftest",
         "-q",
         "-p",
         "no:cacheprovider",
-        "--rootdir",
-        folder,
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
     ]
@@ -246,11 +289,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_path(args: argparse.Namespace) -> int:
     from kb import paths
 
-    folder = paths.entries_dir()
+    folders = paths.catalogue_dirs()
     _out(
         {
-            "entries": str(folder),
-            "index": str(paths.db_path(folder)),
+            "entries": "\n".join(folders),
+            "index": str(paths.db_path(folders)),
             "record": str(paths.record_path()),
         }[args.what]
     )
@@ -326,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("catalogue", help="print (or write) the catalogue index entries/README.md")
+    p = sub.add_parser("catalogue", help="print (or write) a catalogue folder's README.md index")
+    p.add_argument("--dir", help="the folder (default: where `kb new` writes)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help="write entries/README.md")
     group.add_argument("--check", action="store_true", help="exit 1 if it is out of date")
@@ -342,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("new", help="create an entry from the template")
     p.add_argument("id", help="kebab-case id, also the file name")
-    p.add_argument("--dir", help="catalogue folder (default: the catalogue in use)")
+    p.add_argument(
+        "--to", "--dir", dest="to", help="folder to write to (default: the first team folder)"
+    )
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("verify", help="run every entry's repro and fix (needs pytest)")
@@ -350,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("path", help="print where the catalogue, index or record lives")
+    p = sub.add_parser("path", help="print the catalogue folders, or where the index or record is")
     p.add_argument("what", choices=("entries", "index", "record"))
     p.set_defaults(func=cmd_path)
     return parser
@@ -403,7 +449,7 @@ def _main(argv: list[str]) -> int:
         return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         # Matched by name: importing their modules here could itself fail.
-        if type(exc).__name__ in ("EntryError", "IndexError_", "Unwritable"):
+        if type(exc).__name__ in ("EntryError", "IndexError_", "Unwritable", "ConfigError"):
             sys.stderr.write(f"kb: {exc}\n")
             return 1
         if os.environ.get("KB_DEBUG"):

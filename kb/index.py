@@ -15,7 +15,7 @@ import sys
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-13"
+SCHEMA = "kb-index-14"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -43,21 +43,38 @@ class Notice(str):
     as a warning, among the problems it is returned with."""
 
 
-def _scan(folder: str) -> dict[str, tuple[int, int]]:
-    """Entry file name -> (size, mtime_ns), via scandir: no path joins, one stat each."""
+def _folders(folder: str | os.PathLike | list | None) -> list[str]:
+    """The catalogue folders to index, in precedence order (default: paths.catalogue_dirs)."""
+    if folder is None:
+        folders = paths.catalogue_dirs()
+        if not folders:
+            raise IndexError_("no catalogue folders: KB_BUNDLED=0 and none named in KB_ENTRIES")
+        return folders
+    if isinstance(folder, (list, tuple)):
+        return [os.path.realpath(os.fspath(f)) for f in folder]
+    return [os.path.realpath(os.fspath(folder))]
+
+
+def _scan(folders: list[str]) -> dict[str, tuple[int, int]]:
+    """Entry file path -> (size, mtime_ns), via scandir (paths come with the listing),
+    one stat each; folders in order, each sorted by name."""
     found: dict[str, tuple[int, int]] = {}
-    try:
-        with os.scandir(folder) as items:
-            for item in items:
-                name = item.name
-                if name.endswith(".md") and name not in paths.NOT_ENTRIES:
-                    try:
-                        st = item.stat()
-                    except OSError:
-                        continue
-                    found[name] = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        pass
+    for folder in folders:
+        seen = []
+        try:
+            with os.scandir(folder) as items:
+                for item in items:
+                    name = item.name
+                    if name.endswith(".md") and name not in paths.NOT_ENTRIES:
+                        try:
+                            st = item.stat()
+                        except OSError:
+                            continue
+                        seen.append((item.path, (st.st_size, st.st_mtime_ns)))
+        except OSError:
+            pass
+        seen.sort()
+        found.update(seen)
     return found
 
 
@@ -114,22 +131,22 @@ def read_meta(db: str | os.PathLike) -> dict[str, str] | None:
         conn.close()
 
 
-def is_current(db: str | os.PathLike, folder: str | os.PathLike) -> bool:
-    """Was the index built from this folder, and do its files still match?"""
+def is_current(db: str | os.PathLike, folder: str | os.PathLike | list | None = None) -> bool:
+    """Was the index built from these folders, and do their files still match?"""
     meta = read_meta(db)
-    folder = os.fspath(folder)
-    if meta is None or meta.get("folder") != folder:
+    folders = _folders(folder)
+    if meta is None or meta.get("folder") != "\n".join(folders):
         return False
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return _files_in(conn) == _scan(folder)
+        return _files_in(conn) == _scan(folders)
     finally:
         conn.close()
 
 
 def _files_in(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
-    """The entry files the index was made from: name -> (size, mtime_ns), as _scan."""
-    rows = conn.execute("select name, size, mtime_ns from files")
+    """The entry files the index was made from: path -> (size, mtime_ns), as _scan."""
+    rows = conn.execute("select path, size, mtime_ns from files")
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
@@ -137,7 +154,8 @@ def _files_in(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
 # so what ranking reads (titles, messages, symptoms) comes before the long texts.
 ENTRY_COLUMNS = (
     "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
-    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "sha",
+    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "overrides",
+    "sha",
     "errors_text", "symptom_text", "zh", "symptom", "cause", "explanation", "diagnose",
     "repro", "fix", "check_code", "fix_text", "see_also_text", "body",
 )  # fmt: skip
@@ -182,6 +200,7 @@ def entry_row(entry) -> dict:
         "fix_text": entry.sections.get("Fix", ""),
         "see_also_text": entry.sections.get("See also", ""),
         "path": entry.path,
+        "overrides": "",  # the file of a later folder's entry with this id, if any
         "sha": entry.sha,
         "errors_text": errors_text,
         # Searched copies: Chinese text also as bigrams (see kb/textnorm.py).
@@ -290,17 +309,26 @@ def _insert(conn, table: str, columns: tuple[str, ...], rows) -> None:
     )
 
 
+class _NeedsBuild(Exception):
+    """An incremental update met an id that several files claim: a full build decides."""
+
+
 def _write_entries(
     conn, results, files: list[str], scan: dict, existing: set[str] | None
 ) -> tuple[int, list]:
-    """Insert the valid entries among `results` ((document or None, problems) per file)
-    whose id is not taken, and record every file as `scan` saw it. `existing`: ids
-    already indexed, or None to ask the index. Returns (count, problems)."""
+    """Insert the valid entries among `results` ((document or None, problems) per file,
+    in precedence order) whose id is not taken, and record every file as `scan` saw it.
+    `existing`: ids already indexed, or None for an update, which leaves any id a file
+    shares with another to a full build. An id in two folders goes to the first (a team's
+    entry overriding kb's); twice in one folder it is a KB017 problem. Returns (count,
+    problems)."""
     from kb.entries import entry_from_document
     from kb.lint import Problem
 
     problems: list = []
     owner: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    idents: dict[str, str] = {}
     entries = []
 
     def fresh_entries():
@@ -310,11 +338,17 @@ def _write_entries(
             if doc is None:
                 continue
             ident = doc.meta["id"]
-            if ident in owner or _taken(conn, ident, existing):
-                where = owner.get(ident, "another entry")
+            idents[doc.path] = ident
+            if existing is None and (ident in owner or _taken(conn, ident)):
+                raise _NeedsBuild
+            if ident in owner:
+                first = owner[ident]
+                if os.path.dirname(first) != os.path.dirname(doc.path):
+                    overrides.setdefault(ident, doc.path)
+                    continue
                 line = doc.meta_lines.get("id", 1)
                 problems.append(
-                    Problem(doc.path, line, "KB017", f"id '{ident}' is also used by {where}")
+                    Problem(doc.path, line, "KB017", f"id '{ident}' is also used by {first}")
                 )
                 continue
             owner[ident] = doc.path
@@ -326,28 +360,32 @@ def _write_entries(
     # and an incremental update should not have to import it at all.
     _insert(conn, "entries", ENTRY_COLUMNS, fresh_entries())
     _insert(conn, "templates", TEMPLATE_COLUMNS, (r for e in entries for r in _template_rows(e)))
-    by_name = {os.path.basename(e.path): e.id for e in entries}
     conn.executemany(
-        "insert or replace into files (name, size, mtime_ns, entry_id) values (?, ?, ?, ?)",
+        "update entries set overrides = ? where id = ?",
+        ((path, ident) for ident, path in overrides.items()),
+    )
+    by_path = {e.path: e.id for e in entries}
+    conn.executemany(
+        "insert or replace into files (path, size, mtime_ns, entry_id, ident)"
+        " values (?, ?, ?, ?, ?)",
         (
-            (name, *scan[name], by_name.get(name))
-            for name in (os.path.basename(f) for f in files)
-            if name in scan
+            (path, *scan[path], by_path.get(path), idents.get(path))
+            for path in files
+            if path in scan
         ),
     )
     return len(entries), problems
 
 
-def _taken(conn, ident: str, existing: set[str] | None) -> bool:
-    if existing is not None:
-        return ident in existing
+def _taken(conn, ident: str) -> bool:
     return conn.execute("select 1 from entries where id = ?", (ident,)).fetchone() is not None
 
 
 def build_index(
-    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | list | None = None
 ) -> tuple[int, list]:
-    """Build the whole index from the catalogue; return (entries indexed, problems skipped).
+    """Build the whole index from the catalogue folders (default: paths.catalogue_dirs);
+    return (entries indexed, problems skipped).
 
     Entries that break the format are left out and returned as problems, so one bad
     file never takes search down; `kb index` and `kb lint` report them. Raises
@@ -356,18 +394,19 @@ def build_index(
     """
     from pathlib import Path
 
-    folder = os.path.realpath(folder or paths.entries_dir())
-    db = Path(db or paths.db_path(folder))
-    if not os.path.isdir(folder):
-        raise IndexError_(f"no catalogue folder at {folder}")
+    folders = _folders(folder)
+    db = Path(db or paths.db_path(folders))
+    for one in folders:
+        if not os.path.isdir(one):
+            raise IndexError_(f"no catalogue folder at {one}")
     check_replaceable(db)
     # The files as they are before parsing: one that changes meanwhile is out of date in
     # the index, and the next search notices.
-    scan = _scan(folder)
-    files = [os.path.join(folder, name) for name in sorted(scan)]
+    scan = _scan(folders)
+    files = list(scan)
     # Workers are started before any database is open, so none inherits a connection.
     with _Loader(files) as loader:
-        return _build(db, folder, scan, files, loader)
+        return _build(db, "\n".join(folders), scan, files, loader)
 
 
 def _build(db, folder: str, scan: dict, files: list[str], loader: _Loader) -> tuple[int, list]:
@@ -436,7 +475,10 @@ def _fill(conn, folder: str, scan: dict, files: list[str], loader) -> tuple[int,
     base = sqlite_utils.Database(conn)
     base["entries"].create({key: str for key in ENTRY_COLUMNS}, pk="id", not_null={"id"})
     base["templates"].create({c: (int if c == "current" else str) for c in TEMPLATE_COLUMNS})
-    base["files"].create({"name": str, "size": int, "mtime_ns": int, "entry_id": str}, pk="name")
+    base["files"].create(
+        {"path": str, "size": int, "mtime_ns": int, "entry_id": str, "ident": str}, pk="path"
+    )
+    base["files"].create_index(["ident"])
     count, problems = _write_entries(conn, loader, files, scan, set())
     # Full-text tables are filled in one pass after the rows are in (faster than row by
     # row); their triggers keep them in step with later incremental updates.
@@ -468,14 +510,14 @@ def _fill(conn, folder: str, scan: dict, files: list[str], loader) -> tuple[int,
     return count, problems
 
 
-def memory_index(folder: str) -> tuple[sqlite3.Connection, list]:
+def memory_index(folders: list[str]) -> tuple[sqlite3.Connection, list]:
     """A whole index built in memory, for when none can be written: a read connection
     as connect_ro gives, and the problems a build reports."""
-    scan = _scan(folder)
-    files = [os.path.join(folder, name) for name in sorted(scan)]
+    scan = _scan(folders)
+    files = list(scan)
     with _Loader(files) as loader:
         conn = sqlite3.connect(":memory:", check_same_thread=False)
-        count, problems = _fill(conn, folder, scan, files, loader)
+        _, problems = _fill(conn, "\n".join(folders), scan, files, loader)
     conn.commit()
     conn.row_factory = sqlite3.Row
     conn.execute("begin")
@@ -489,7 +531,7 @@ def _copy_document_frequencies(conn, fts: str, table: str) -> None:
     conn.execute(f"drop table temp.vocab_{fts}")
 
 
-def update_index(db: str, folder: str) -> tuple[int, list, dict, str] | None:
+def update_index(db: str, folders: list[str]) -> tuple[int, list, dict, str] | None:
     """Re-index only the files that changed since the index last saw them, in one
     transaction that holds the write lock from its first read: what the index holds and
     what the folder holds are both read under it, so no other process's update can
@@ -512,7 +554,7 @@ def update_index(db: str, folder: str) -> tuple[int, list, dict, str] | None:
         while True:
             conn.execute("begin immediate")
             try:
-                result = _update(conn, folder, "kb.entries" in sys.modules)
+                result = _update(conn, folders, "kb.entries" in sys.modules)
                 conn.execute("commit" if isinstance(result, tuple) else "rollback")
             except BaseException:
                 try:  # noqa: SIM105 - as in _unlink
@@ -530,33 +572,39 @@ def update_index(db: str, folder: str) -> tuple[int, list, dict, str] | None:
         conn.close()
 
 
-def _update(conn, folder: str, parser_loaded: bool):
+def _update(conn, folders: list[str], parser_loaded: bool):
     """update_index's work under the lock; "parser" if it needs the parser loaded first."""
     meta = _meta_of(conn)
-    if meta is None or meta.get("folder") != folder:
+    if meta is None or meta.get("folder") != "\n".join(folders):
         return None
-    scan = _scan(folder)
+    scan = _scan(folders)
     known = _files_in(conn)
-    changed = [name for name, seen in scan.items() if known.get(name) != seen]
-    removed = [name for name in known if name not in scan]
+    changed = [path for path, seen in scan.items() if known.get(path) != seen]
+    removed = [path for path in known if path not in scan]
     if not changed and not removed:  # another process brought it up to date meanwhile
         return 0, [], scan, meta.get("stamp")
     if len(changed) + len(removed) > max(50, len(scan) // 4):
         return None
-    if changed and not parser_loaded:
-        return "parser"
-    paths_ = [os.path.join(folder, name) for name in changed]
-    # Parsed under the write lock: only the changed files, and readers are not held up.
-    with _Loader(paths_) as loader:
-        results = list(loader)
-    for name in changed + removed:
-        row = conn.execute("select entry_id from files where name = ?", (name,))
-        old_id = (row.fetchone() or (None,))[0]
+    for path in changed + removed:
+        row = conn.execute("select entry_id, ident from files where path = ?", (path,))
+        old_id, ident = row.fetchone() or (None, None)
+        if ident is not None:
+            shared = conn.execute("select count(*) from files where ident = ?", (ident,))
+            if shared.fetchone()[0] > 1:
+                return None  # another file's entry may take this id now: a full build
         if old_id:
             conn.execute("delete from entries where id = ?", (old_id,))
             conn.execute("delete from templates where entry_id = ?", (old_id,))
-        conn.execute("delete from files where name = ?", (name,))
-    count, problems = _write_entries(conn, results, paths_, scan, None)
+        conn.execute("delete from files where path = ?", (path,))
+    if changed and not parser_loaded:
+        return "parser"
+    # Parsed under the write lock: only the changed files, and readers are not held up.
+    with _Loader(changed) as loader:
+        results = list(loader)
+    try:
+        count, problems = _write_entries(conn, results, changed, scan, None)
+    except _NeedsBuild:
+        return None
     stamp = os.urandom(8).hex()
     conn.execute("update meta set value = (select count(*) from entries) where key = 'count'")
     conn.execute("update meta set value = ? where key = 'stamp'", (stamp,))
@@ -656,20 +704,24 @@ def _meta_of(conn: sqlite3.Connection) -> dict[str, str] | None:
 
 
 def open_current(
-    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | list | None = None
 ) -> tuple[sqlite3.Connection, list]:
-    """A read-only connection (see connect_ro) to a current index, updated for changed
-    files or rebuilt first if it is missing, corrupt, foreign, or most of the catalogue
-    changed; and the entries a rebuild had to skip."""
+    """A read-only connection (see connect_ro) to a current index of the catalogue
+    folders (default: paths.catalogue_dirs), updated for changed files or rebuilt first
+    if it is missing, damaged, or most of the catalogue changed; and the entries a
+    rebuild had to skip, with a Notice if the index could not be written."""
     import time
 
-    folder = os.path.realpath(folder or paths.entries_dir())
-    db = os.fspath(db or paths.db_path(folder))
-    try:
-        folder_mtime = os.stat(folder).st_mtime_ns
-    except OSError:
-        folder_mtime = -1
-    key = (db, folder)
+    folders = _folders(folder)
+    joined = "\n".join(folders)
+    db = os.fspath(db or paths.db_path(folders))
+    folder_mtime = []
+    for one in folders:
+        try:
+            folder_mtime.append(os.stat(one).st_mtime_ns)
+        except OSError:
+            folder_mtime.append(-1)
+    key = (db, joined)
     now = time.monotonic()
     last = _checked.get(key)
     conn = None
@@ -687,11 +739,11 @@ def open_current(
         and last[1] == folder_mtime
     ):
         return conn, []
-    scan = _scan(folder) if meta is not None and meta.get("folder") == folder else None
+    scan = _scan(folders) if meta is not None and meta.get("folder") == joined else None
     known = None
     if scan is not None:
         stamp = meta.get("stamp")
-        # What the index holds: as this process last saw it match the folder, if nothing
+        # What the index holds: as this process last saw it match the folders, if nothing
         # has written to it since, else read from it (a dictionary compare either way).
         known = last[3] if last and last[3] is not None and last[4] == stamp else None
         if known is None:
@@ -703,17 +755,18 @@ def open_current(
         release(conn)  # its read lock would keep the update below waiting
     problems: list = []
     seen = None  # the files the index now matches, if known without another scan
+    written = None
     try:
-        result = update_index(db, folder) if scan is not None else None
+        result = update_index(db, folders) if scan is not None else None
         if result is None:
             _drop_readers(db)
-            _, problems = build_index(db, folder)
+            _, problems = build_index(db, folders)
         else:
             problems, scan, written = result[1], result[2], result[3]
             seen = scan
     except Unwritable as exc:
         # Answer all the same, from an index as the files are now, built in memory.
-        conn, problems = memory_index(folder)
+        conn, problems = memory_index(folders)
         return conn, [*problems, Notice(f"{exc}; searching a copy built in memory")]
     conn = connect_ro(db)
     stamp = (_meta_of(conn) or {}).get("stamp")
@@ -724,11 +777,11 @@ def open_current(
 
 
 def ensure_index(
-    db: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+    db: str | os.PathLike | None = None, folder: str | os.PathLike | list | None = None
 ) -> tuple[str, list]:
     """Return a current index path (see open_current)."""
-    folder = os.path.realpath(folder or paths.entries_dir())
-    db = os.fspath(db or paths.db_path(folder))
-    conn, problems = open_current(db, folder)
+    folders = _folders(folder)
+    db = os.fspath(db or paths.db_path(folders))
+    conn, problems = open_current(db, folders)
     release(conn)
     return db, problems

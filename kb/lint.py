@@ -305,28 +305,35 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
     return out
 
 
-def lint_catalogue(docs: Iterable[Document], known: Iterable[str] = ()) -> list[Problem]:
+def lint_catalogue(
+    docs: Iterable[Document], known: Iterable[str] = (), catalogues: Iterable[str] = ()
+) -> list[Problem]:
     """Rules that span files: unique ids, see_also targets that exist (among `docs` and the
-    `known` ids of entries not being linted)."""
+    `known` ids of entries not being linted). Ids are unique per folder among the
+    `catalogues` folders (an earlier one's entry overrides a later one's), and across
+    all other files."""
     docs = list(docs)
+    catalogues = {str(Path(c)) for c in catalogues}
     out: list[Problem] = []
-    owners: dict[str, str] = {}
+    owners: dict[tuple[str, str], str] = {}
     for doc in docs:
         ident = doc.meta.get("id")
         if not isinstance(ident, str):
             continue
-        if ident in owners:
+        folder = str(Path(doc.path).parent)
+        key = (folder if folder in catalogues else "", ident)
+        if key in owners:
             out.append(
                 Problem(
                     doc.path,
                     doc.meta_lines.get("id", 1),
                     "KB017",
-                    f"id '{ident}' is also used by {owners[ident]}",
+                    f"id '{ident}' is also used by {owners[key]}",
                 )
             )
         else:
-            owners[ident] = doc.path
-    ids = set(owners) | set(known)
+            owners[key] = doc.path
+    ids = {ident for _, ident in owners} | set(known)
     for doc in docs:
         for target in doc.meta.get("see_also") or []:
             if isinstance(target, str) and target not in ids:
@@ -351,6 +358,9 @@ def lint_paths(paths: Iterable[Path]) -> list[Problem]:
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(path), 1, "KB002", f"not UTF-8 text ({exc.reason})"))
             continue
+        except OSError as exc:  # a folder or a broken link named *.md, no permission
+            problems.append(Problem(str(path), 1, "KB001", f"cannot read: {exc.strerror}"))
+            continue
         try:
             doc = parse_document(text, str(path))
         except ParseError as exc:
@@ -358,8 +368,18 @@ def lint_paths(paths: Iterable[Path]) -> list[Problem]:
             continue
         docs.append(doc)
         problems.extend(lint_document(doc))
-    # An entry linted alone may name siblings that are not being linted: they count too.
+    # An entry linted alone may name siblings, or entries of the other catalogue
+    # folders, that are not being linted: they count too.
+    import contextlib
+
+    from kb import paths as catalogue_paths
+
     folders = {Path(d.path).parent for d in docs}
+    catalogues: list[str] = []
+    # A broken [tool.kb] is reported by whichever command reads the catalogue.
+    with contextlib.suppress(catalogue_paths.ConfigError):
+        catalogues = catalogue_paths.catalogue_dirs()
+    folders.update(Path(f) for f in catalogues)
     known = {p.stem for f in folders for p in f.glob("*.md") if p.name != "README.md"}
-    problems.extend(lint_catalogue(docs, known))
+    problems.extend(lint_catalogue(docs, known, catalogues))
     return sorted(problems)

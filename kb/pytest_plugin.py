@@ -41,8 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _catalogue_folders(config: pytest.Config) -> set[Path]:
+    # The catalogues kb searches (KB_ENTRIES, [tool.kb] in pyproject.toml, the bundled
+    # one), so `pytest team/entries/` proves a team's entries as it proves kb's own.
     folders = {Path(p).resolve() for p in config.getini("kb_entries")}
-    folders.add(Path(paths.entries_dir()).resolve())
+    try:
+        folders.update(Path(p).resolve() for p in paths.catalogue_dirs())
+    except paths.ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     return folders
 
 

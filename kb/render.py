@@ -65,6 +65,10 @@ def render_entry(entry: dict, console: Console | None = None) -> None:
         + (f"  ·  fixed in {entry['fixed_in']}" if entry.get("fixed_in") else "")
     )
     head.append("\n" + verified_line(entry.get("verified") or {}), style="green")
+    if entry.get("folder"):
+        head.append(f"\nfrom {entry['folder']}", style="dim")
+        if entry.get("overrides"):
+            head.append(f" (overrides {entry['overrides']})", style="dim")
     console.print(Panel(head, expand=True))
     # The fenced code in Fix keeps its `python fix` info string; rich highlights it as python.
     console.print(Markdown(entry_markdown(entry), code_theme="monokai"))

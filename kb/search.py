@@ -771,6 +771,8 @@ def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
         "zh": {"title": row["zh_title"], "summary": row["zh_summary"]},
         "links": json.loads(row["links"]),
         "path": row["path"],
+        "folder": os.path.dirname(row["path"]),
+        "overrides": row["overrides"] or None,  # the same id's file in a later folder
         # A record made before the entry last changed proves nothing about it now.
         "verified": {
             device: rec
@@ -827,6 +829,8 @@ def list_entries(
                     "links",
                     "see_also",
                     "path",
+                    "folder",
+                    "overrides",
                     "verified",
                 )
             }

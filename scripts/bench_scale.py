@@ -69,6 +69,7 @@ def main() -> None:
         folder.mkdir()
         db = Path(tmp) / "index.db"
         os.environ["KB_ENTRIES"], os.environ["KB_DB"] = str(folder), str(db)
+        os.environ["KB_BUNDLED"] = "0"
         start = time.perf_counter()
         queries = synthesise(folder, args.entries, rng)
         print(f"generated {args.entries} entries in {time.perf_counter() - start:.1f} s")

@@ -84,14 +84,16 @@ def _isolated_cache(_session_cache, monkeypatch):
     monkeypatch.setenv("KB_RECORD", str(cache / "verified.json"))
     monkeypatch.delenv("KB_DB", raising=False)
     monkeypatch.delenv("KB_ENTRIES", raising=False)
+    monkeypatch.delenv("KB_BUNDLED", raising=False)
 
 
 @pytest.fixture
 def catalogue(tmp_path, monkeypatch) -> Path:
-    """An entries folder with one valid error entry, selected as the catalogue in use."""
+    """An entries folder with one valid error entry, selected as the only catalogue in use."""
     folder = tmp_path / "entries"
     folder.mkdir()
     (folder / "vector-backward.md").write_text(entry_text(), encoding="utf-8")
     monkeypatch.setenv("KB_ENTRIES", str(folder))
+    monkeypatch.setenv("KB_BUNDLED", "0")
     monkeypatch.setenv("KB_DB", str(tmp_path / "index.db"))
     return folder

@@ -26,7 +26,7 @@ def _contents(db) -> dict:
     try:
         return {
             "entries": sorted(conn.execute("select id, title, path, sha from entries")),
-            "files": sorted(conn.execute("select name, size, mtime_ns, entry_id from files")),
+            "files": sorted(conn.execute("select path, size, mtime_ns, entry_id from files")),
             "templates": sorted(conn.execute("select entry_id, template from templates")),
             "fts": sorted(conn.execute("select title from entries_fts")),
         }
