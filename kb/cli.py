@@ -37,8 +37,14 @@ def _clean_arg(text: str) -> str:
 
 
 def _read_query(args: argparse.Namespace) -> str:
-    if args.text == ["-"] or (not args.text and not sys.stdin.isatty()):
-        data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
+    piped = sys.stdin is not None and not sys.stdin.isatty()
+    if args.text == ["-"] or (not args.text and piped):
+        if sys.stdin is None:  # started with stdin closed (`kb search - <&-`)
+            raise UserError("stdin is closed: there is no paste to read")
+        try:
+            data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
+        except OSError as exc:
+            raise UserError(f"cannot read the paste from stdin: {exc.strerror}") from None
         if len(data) > MAX_QUERY_BYTES:
             # Keep the end: a traceback's exception lines are at the bottom of a paste.
             data = data[-MAX_QUERY_BYTES:]
@@ -60,8 +66,10 @@ def _warn_problems(problems: list) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from kb.search import search
+    from kb.search import MAX_HITS, search
 
+    if args.limit > MAX_HITS:
+        sys.stderr.write(f"kb: showing at most {MAX_HITS} hits (-n {args.limit} asks for more)\n")
     query = _read_query(args)
     hits, problems = search(query, limit=args.limit, explain=args.explain)
     _warn_problems(problems)

@@ -41,6 +41,8 @@ RULES: dict[str, str] = {
     "KB023": "a runnable block sits in its own section (repro: Repro, fix: Fix, check: Check)",
     "KB024": "no TODO left from the `kb new` template",
     "KB025": "area is one of the catalogue's areas (see kb/catalogue.py)",
+    "KB030": "no control characters (escape sequences, bells, carriage returns) in the file",
+    "KB031": "lines of Python code blocks are at most 79 columns (kb show fits 80 columns)",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
@@ -211,7 +213,34 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
 
     out.extend(_lint_body(doc, check_code))
     out.extend(_lint_todo(doc))
+    out.extend(_lint_characters(doc, check_code))
     return sorted(out)
+
+
+# `kb show` renders code blocks unwrapped, indented by one column, in 80 columns.
+MAX_CODE_COLUMNS = 79
+
+
+def _lint_characters(doc: Document, check_code: bool = True) -> list[Problem]:
+    out = [
+        Problem(doc.path, line, "KB030", f"control character {char!r}: remove it")
+        for line, char in doc.controls
+    ]
+    # Layout, like compiling, is lint's to judge; the index leaves a wide entry in.
+    for fence in doc.fences if check_code else ():
+        if fence.info.split()[:1] != ["python"]:
+            continue  # messages and output are shown as they are, wrapped if need be
+        for offset, line in enumerate(fence.code.split("\n")):
+            if len(line) > MAX_CODE_COLUMNS:
+                out.append(
+                    Problem(
+                        doc.path,
+                        fence.line + offset,
+                        "KB031",
+                        f"code line of {len(line)} columns: wrap it within {MAX_CODE_COLUMNS}",
+                    )
+                )
+    return out
 
 
 def _lint_todo(doc: Document) -> list[Problem]:

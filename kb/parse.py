@@ -25,6 +25,9 @@ _MD = (
 )
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+# Characters a terminal may act on rather than print (escape sequences, bells, carriage
+# returns that overwrite a line); tab and newline are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class ParseError(Exception):
@@ -61,6 +64,7 @@ class Document:
     fences: list[Fence] = field(default_factory=list)
     headings_other: list[tuple[int, str]] = field(default_factory=list)  # (line, "# x")
     body_line: int = 1
+    controls: list[tuple[int, str]] = field(default_factory=list)  # (line, char) to report
     sha: str = ""  # of the file's bytes: what a verification record was made against
 
 
@@ -75,12 +79,33 @@ def split_front_matter(text: str) -> tuple[str, str, int]:
     raise ParseError(1, "KB001", "front matter is not closed: add a '---' line after it")
 
 
+def _refuse_aliases(source: str) -> None:
+    """Refuse YAML anchors and aliases: an entry never needs them, and nested aliases
+    expand exponentially when loaded (a few lines can take minutes). Read as parser
+    events, which never expand anything, and only when the text could hold one."""
+    if "&" not in source and "*" not in source:
+        return
+    try:
+        for event in yaml.parse(source, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = 2 + event.start_mark.line if event.start_mark else 2
+                raise ParseError(
+                    line,
+                    "KB002",
+                    "front matter uses a YAML anchor or alias (& or *): write "
+                    "the value out instead",
+                )
+    except yaml.YAMLError:
+        return  # reported, with its line, when the front matter is loaded
+
+
 def parse_document(text: str, path: str = "<entry>") -> Document:
     """Parse an entry's Markdown source into its parts."""
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n")
     source, body, body_line = split_front_matter(text)
+    _refuse_aliases(source)
     try:
         meta = yaml.load(source, Loader=_YAML_LOADER) if source.strip() else {}
     except yaml.YAMLError as exc:
@@ -100,6 +125,10 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
             meta_lines[m.group(1)] = 2 + offset
 
     doc = Document(path=path, meta=meta, meta_lines=meta_lines, body_line=body_line)
+    for match in _CONTROL.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if not doc.controls or doc.controls[-1][0] != line:
+            doc.controls.append((line, match.group()))
     body_lines = body.split("\n")
     tokens = _MD.parse(body)
     heads: list[tuple[int, str]] = []  # (0-based body line, title) of level-2 headings

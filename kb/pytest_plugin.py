@@ -146,6 +146,22 @@ class EntryItem(pytest.Item):
         return self.path, block.line - 1, f"{self.entry.id} {self.phase}[{self.device}]"
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    # One line per reason for skipped entry variants (on a CPU machine, every cuda
+    # variant), instead of one line per variant; `-rs` lists them one by one.
+    if "s" in terminalreporter.reportchars:
+        return
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if report.nodeid.split("::")[0].endswith(".md") and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(
+            f"kb: {count} entry variants skipped: {reason} (-rs lists them)"
+        )
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Kept on the report's node id; the record is written once, by the controller.
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
@@ -208,6 +224,8 @@ def write_record(results: list[tuple[str, str, str]]) -> Path:
         except OSError:
             continue
         slot = record["entries"].setdefault(entry_id, {})
+        if not isinstance(slot, dict):  # a damaged record: this entry starts afresh
+            slot = record["entries"][entry_id] = {}
         for device, phases in devices.items():
             if all(v == "skipped" for v in phases.values()):
                 continue

@@ -4,10 +4,41 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-from rich.markdown import Markdown
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Markdown
 from rich.panel import Panel
+from rich.syntax import Syntax
 from rich.text import Text
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # `kb show ID | head`: rich would exit with status 1; kb's command line ends
+        # quietly with 0 on a closed pipe, as for its other commands.
+        self.quiet = True
+        raise BrokenPipeError
+
+
+class _Code(CodeBlock):
+    """A fenced code block, never wrapped: a wrapped line would start again in column 1
+    and be broken Python once copied. A line wider than the terminal is cut, and ends in
+    `…` so the cut shows (`kb lint` keeps entries' code within 79 columns, which fits
+    80 with the one-column margin)."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.lexer_name != "python":  # a message or output: wrapped, all of it shown
+            yield from super().__rich_console__(console, options)
+            return
+        room = max(options.max_width - 1, 2)
+        lines = [
+            line if len(line) <= room else line[: room - 1] + "…"
+            for line in str(self.text).rstrip().split("\n")
+        ]
+        yield Syntax("\n".join(lines), self.lexer_name, theme=self.theme, padding=(1, 0, 1, 1))
+
+
+class _Markdown(Markdown):
+    elements = {**Markdown.elements, "fence": _Code}
 
 
 def verified_line(verified: dict) -> str:
@@ -54,7 +85,7 @@ def entry_markdown(entry: dict) -> str:
 
 
 def render_entry(entry: dict, console: Console | None = None) -> None:
-    console = console or Console(file=sys.stdout, soft_wrap=False)
+    console = console or _Console(file=sys.stdout, soft_wrap=False)
     head = Text()
     head.append(entry["title"], style="bold")
     head.append(f"\n{entry['zh']['title']}\n", style="cyan")
@@ -71,4 +102,4 @@ def render_entry(entry: dict, console: Console | None = None) -> None:
             head.append(f" (overrides {entry['overrides']})", style="dim")
     console.print(Panel(head, expand=True))
     # The fenced code in Fix keeps its `python fix` info string; rich highlights it as python.
-    console.print(Markdown(entry_markdown(entry), code_theme="monokai"))
+    console.print(_Markdown(entry_markdown(entry), code_theme="monokai"))

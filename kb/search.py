@@ -30,6 +30,7 @@ from kb.tb import Paste, read_paste
 from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
 from kb.textnorm import (
     STOPWORDS,
+    bounded,
     cjk_grams,
     fold,
     has_cjk,
@@ -58,6 +59,9 @@ PRUNE_SHARE = 0.2
 PRUNE_KEEP = 4
 PRUNE_MAX = 12
 MAX_MESSAGES = 8
+# Hits a search returns at most, whatever limit it is given: the full-text pool it ranks
+# from is the best 50 rows, so hits beyond that would be ranked on partial evidence.
+MAX_HITS = 50
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 30
 MEMORY_CANDIDATES = 25
@@ -451,7 +455,7 @@ def _rank_best(
 ) -> tuple[dict[int, float], list[str], bool]:
     """The 50 best rows: {rowid: bm25}, the words asked for, and whether every row has
     all of them."""
-    sql = _bm25_sql(weights) + " order by rank limit 50"
+    sql = _bm25_sql(weights) + f" order by rank limit {MAX_HITS}"
     # Typed words are asked for as they are: requiring all of them first would rank the
     # entries that happen to have every word, not the ones that match them best.
     expressions = [(_fts_match(terms), terms)]
@@ -650,6 +654,7 @@ def search(
     folder: str | os.PathLike | None = None,
 ) -> tuple[list[Hit], list]:
     """Rank entries for a query (a message, a whole traceback, or symptom words)."""
+    query = bounded(query)  # a pathological paste costs at most a fraction of a second
     conn, problems = open_index(db, folder)
     try:
         paste = read_paste(query)
@@ -713,7 +718,7 @@ def search(
                 Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts, match)
             )
         hits.sort(key=lambda h: (-h.score, h.id))
-        hits = hits[:limit]
+        hits = hits[: min(limit, MAX_HITS)]
         unexplained = [h.id for h in hits if not h.why]
         if unexplained:  # wording the reason costs; only for what is shown
             marks = ",".join("?" * len(unexplained))
@@ -732,15 +737,31 @@ def search(
         close_index(conn)
 
 
-def _load_record() -> dict:
+def _load_record(problems: list) -> dict:
+    """The verification record's entries: {id: {device: record}}. A record that is not
+    what kb writes is left aside with a Notice in `problems`, never an error."""
     import json
 
+    from kb.index import Notice
+
+    where = paths.record_path()
     try:
-        with open(paths.record_path(), encoding="utf-8") as fh:
+        with open(where, encoding="utf-8") as fh:
             data = json.load(fh)
-        return data.get("entries", {}) if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as exc:
+        problems.append(Notice(f"cannot read the verification record {where} ({exc})"))
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) else None
+    good = isinstance(entries, dict) and all(
+        isinstance(devices, dict) and all(isinstance(rec, dict) for rec in devices.values())
+        for devices in entries.values()
+    )
+    if not good:
+        problems.append(Notice(f"the verification record {where} is not one kb wrote; ignoring it"))
+        return {}
+    return entries
 
 
 def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
@@ -787,7 +808,7 @@ def get_entry(entry_id: str, db: str | None = None) -> tuple[dict | None, list]:
     conn, problems = open_index(db)
     try:
         row = conn.execute("select * from entries where id = ?", (entry_id,)).fetchone()
-        return (_entry_dict(row, _load_record()) if row else None), problems
+        return (_entry_dict(row, _load_record(problems)) if row else None), problems
     finally:
         close_index(conn)
 
@@ -801,7 +822,7 @@ def list_entries(
         rows = conn.execute("select * from entries order by id").fetchall()
     finally:
         close_index(conn)
-    verified = _load_record()
+    verified = _load_record(problems)
     out = []
     for row in rows:
         item = _entry_dict(row, verified)

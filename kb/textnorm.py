@@ -186,7 +186,13 @@ def words(text: str, limit: int = 64) -> list[str]:
     `retain_graph` -> `retain`, `graph`), since prose spells them apart.
     """
     seen: dict[str, None] = {}
+    done: set[str] = set()
     for word in identifiers(text):
+        # A word met before adds nothing: a paste of one phrase repeated a million
+        # times costs a set lookup per word, not a split of each.
+        if word in done:
+            continue
+        done.add(word)
         if _hexish(word):
             continue  # addresses and hashes (`ipython-input-42-e9ad59170ca6`) are noise
         parts = [word]
@@ -200,3 +206,22 @@ def words(text: str, limit: int = 64) -> list[str]:
         if len(seen) >= limit:
             break
     return list(seen)[:limit]
+
+
+# What a search reads of a paste: its last half megabyte (a traceback's exception lines
+# are at the bottom), each line's first 64 KB (torch's longest messages, a state_dict's
+# missing keys, stay whole). Reading more would find nothing new and cost seconds: every
+# word of a paste passes through Python-level loops.
+MAX_PASTE_CHARS = 512 * 1024
+MAX_LINE_CHARS = 64 * 1024
+
+
+def bounded(text: str) -> str:
+    """`text` cut to what a search reads of it (see MAX_PASTE_CHARS)."""
+    if len(text) <= MAX_LINE_CHARS:
+        return text
+    text = text[-MAX_PASTE_CHARS:]
+    lines = text.split("\n")
+    if any(len(line) > MAX_LINE_CHARS for line in lines):
+        text = "\n".join(line[:MAX_LINE_CHARS] for line in lines)
+    return text
