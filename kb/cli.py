@@ -64,17 +64,40 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         _json([h.as_dict(args.explain) for h in hits])
         return 0
+    from kb.search import unexplained_message
+
+    message = unexplained_message(query, hits)
+    if message:
+        _out(f"No entry explains this message yet:\n  {_printable(message)}")
+        if hits:
+            _out("Related entries (words in common only, not this message):")
     if not hits:
         sys.stderr.write("kb: no entry matches; try fewer words, or the exception line alone\n")
+        if message:
+            _out(NEW_ENTRY_HINT)
         return 1
     width = max(len(h.id) for h in hits)
     for hit in hits:
         _out(f"{hit.id:<{width}}  {hit.title}")
-        _out(f"{'':<{width}}  {hit.why}")
+        _out(f"{'':<{width}}  {hit.match}: {hit.why}")
         if args.explain:
             parts = ", ".join(f"{k}={v:.2f}" for k, v in hit.parts.items())
             _out(f"{'':<{width}}  score {hit.score:.2f}: {parts}")
+    if message:
+        _out(NEW_ENTRY_HINT)
     return 0
+
+
+NEW_ENTRY_HINT = (
+    "To add the entry, draft it from this paste: kb new ID --from-paste < paste.txt\n"
+    "(then `kb lint` lists what is left to fill in; CONTRIBUTING.md has the format)"
+)
+
+
+def _printable(text: str, width: int = 300) -> str:
+    # Echoed paste: control characters could move the cursor or recolour the terminal.
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -732,6 +732,24 @@ def search(
         close_index(conn)
 
 
+def unexplained_message(query: str, hits: list[Hit]) -> str | None:
+    """The exception line kb read (`Type: message`) when the paste holds one and no hit
+    explains it (none is better than `related`); None otherwise.
+
+    Front ends say so before listing the related entries: a words-only hit for a pasted
+    message is a guess, not an answer.
+    """
+    if any(hit.match != "related" for hit in hits):
+        return None
+    raised = [r for r in read_paste(query).raised if r.message or r.detail]
+    if not raised:
+        return None
+    # The last exception ended the program; a warning only if nothing was raised.
+    errors = [r for r in raised if not r.warning] or raised
+    last = errors[-1]
+    return f"{last.type}: {last.message or first_line(last.detail)}"
+
+
 def _load_record() -> dict:
     import json
 

@@ -1,0 +1,76 @@
+"""Honest answers: every hit says how it matched, and a pasted message that no entry
+explains is reported as such instead of dressed up with a confident-looking guess."""
+
+from kb.cli import main
+from kb.search import search, unexplained_message
+
+UNKNOWN = "RuntimeError: grad can not be computed for scalar outputs of kind qqq"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_each_hit_carries_its_match_strength(catalogue):
+    whole, _ = search("RuntimeError: grad can be implicitly created only for scalar outputs")
+    cut, _ = search("grad can be implicitly created only for scalar")
+    words, _ = search("scalar outputs")
+    assert [h.match for h in whole] == ["exact"]
+    assert [h.match for h in cut] == ["partial"]
+    assert [h.match for h in words] == ["related"]
+
+
+def test_message_without_entry_is_named(catalogue):
+    hits, _ = search(UNKNOWN)
+    assert hits and all(h.match == "related" for h in hits)
+    assert unexplained_message(UNKNOWN, hits) == UNKNOWN
+
+
+def test_explained_message_and_symptom_words_are_not_flagged(catalogue):
+    query = "RuntimeError: grad can be implicitly created only for scalar outputs"
+    assert unexplained_message(query, search(query)[0]) is None
+    # Typed symptom words hold no exception line: related hits are all there is to say.
+    assert unexplained_message("scalar outputs", search("scalar outputs")[0]) is None
+
+
+def test_the_last_exception_of_a_chained_traceback_is_named(catalogue):
+    paste = (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 3, in <module>\n'
+        "KeyError: 'label'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        f"{UNKNOWN}\n"
+    )
+    assert unexplained_message(paste, search(paste)[0]) == UNKNOWN
+
+
+def test_cli_says_no_entry_explains_it_then_lists_related_and_how_to_add(catalogue, capsys):
+    code, out, _ = run(capsys, "search", UNKNOWN)
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0] == "No entry explains this message yet:"
+    assert lines[1].strip() == UNKNOWN
+    assert lines[2].startswith("Related entries")
+    assert lines[3].startswith("vector-backward") and lines[4].split()[0] == "related:"
+    assert "kb new ID --from-paste" in out
+
+
+def test_cli_prints_the_match_strength_and_no_warning_for_a_known_message(catalogue, capsys):
+    code, out, _ = run(capsys, "search", "grad can be implicitly created only for scalar outputs")
+    assert code == 0
+    assert out.splitlines()[1].split()[0] == "exact:"
+    assert "No entry explains" not in out and "--from-paste" not in out
+
+
+def test_echoed_message_cannot_drive_the_terminal(catalogue, capsys):
+    code, out, _ = run(capsys, "search", UNKNOWN + " \x07\x1b]0;title\x07 \x08")
+    assert code == 0
+    assert "\x07" not in out and "\x08" not in out and "\x1b" not in out
+
+
+def test_message_with_no_hit_at_all_still_says_how_to_add_it(catalogue, capsys):
+    code, out, err = run(capsys, "search", "ZzzError: qqqq wwww")
+    assert code == 1 and err.startswith("kb: no entry matches")
+    assert out.startswith("No entry explains this message yet:") and "--from-paste" in out
