@@ -229,11 +229,20 @@ def cmd_new(args: argparse.Namespace) -> int:
     from kb.scaffold import ScaffoldError, new_entry
 
     folder = Path(args.dir or paths.entries_dir())
+    paste = None
+    if args.from_paste:
+        if sys.stdin.isatty():
+            raise UserError(
+                "--from-paste reads the traceback from stdin: kb new ID --from-paste < paste.txt"
+            )
+        paste = sys.stdin.buffer.read()[-MAX_QUERY_BYTES:].decode("utf-8", "replace")
     try:
-        path = new_entry(folder, args.id)
+        path = new_entry(folder, args.id, paste)
     except ScaffoldError as exc:
         raise UserError(str(exc)) from None
     _out(str(path))
+    if paste is not None:
+        sys.stderr.write(f"kb: drafted from the paste; `kb lint {path}` lists what is left\n")
     return 0
 
 
@@ -362,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("new", help="create an entry from the template")
     p.add_argument("id", help="kebab-case id, also the file name")
     p.add_argument("--dir", help="catalogue folder (default: the catalogue in use)")
+    p.add_argument(
+        "--from-paste",
+        action="store_true",
+        help="draft the entry from a traceback on stdin (message template, failing line)",
+    )
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("verify", help="run every entry's repro and fix (needs pytest)")
