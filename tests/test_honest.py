@@ -1,8 +1,11 @@
 """Honest answers: every hit says how it matched, and a pasted message that no entry
 explains is reported as such instead of dressed up with a confident-looking guess."""
 
+import pytest
+
 from kb.cli import main
 from kb.search import search, unexplained_message
+from tests.conftest import entry_text
 
 UNKNOWN = "RuntimeError: grad can not be computed for scalar outputs of kind qqq"
 
@@ -74,3 +77,70 @@ def test_message_with_no_hit_at_all_still_says_how_to_add_it(catalogue, capsys):
     code, out, err = run(capsys, "search", "ZzzError: qqqq wwww")
     assert code == 1 and err.startswith("kb: no entry matches")
     assert out.startswith("No entry explains this message yet:") and "--from-paste" in out
+
+
+HEADER = (
+    entry_text("state-header")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"Error(s) in loading state_dict for {ClassName}:"',
+    )
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "keys")
+)
+BOUNDS = (
+    entry_text("target-bounds")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"', '"Target {n} is out of bounds."'
+    )
+    .replace("exception: RuntimeError", "exception: IndexError")
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "labels")
+)
+
+
+@pytest.fixture
+def three(catalogue):
+    (catalogue / "state-header.md").write_text(HEADER, encoding="utf-8")
+    (catalogue / "target-bounds.md").write_text(BOUNDS, encoding="utf-8")
+    return catalogue
+
+
+def match_of(query: str, entry_id: str) -> str:
+    hits, _ = search(query)
+    return next(h.match for h in hits if h.id == entry_id)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "IndexError: Target 63 is out of bounds",  # the full stop lost in copying
+        "IndexError: Target 63 is out of bounds.",
+        "RuntimeError: grad can be implicitly created only for scalar outputs。",
+        '"RuntimeError: grad can be implicitly created only for scalar outputs"',
+    ],
+)
+def test_final_punctuation_lost_or_added_in_copying_is_still_exact(three, query):
+    entry = "target-bounds" if "Target" in query else "vector-backward"
+    assert match_of(query, entry) == "exact"
+
+
+def test_a_message_a_logger_wrapped_onto_two_lines_is_exact(three):
+    paste = (
+        "2024-01-01 12:00:00 ERROR grad can be implicitly created\n    only for scalar outputs\n"
+    )
+    assert match_of(paste, "vector-backward") == "exact"
+
+
+def test_a_header_whose_detail_lines_follow_is_only_partial(three):
+    alone = "RuntimeError: Error(s) in loading state_dict for Net:"
+    with_detail = alone + '\n\tUnexpected key(s) in state_dict: "config_dict", "state_dict".'
+    assert match_of(alone, "state-header") == "exact"
+    # The lines under the header tell one cause from another; the header alone does not.
+    assert match_of(with_detail, "state-header") == "partial"
+
+
+def test_typed_prose_sharing_most_words_with_a_message_is_related(three):
+    # No exception type, one word in five not the template's: prose, not a cut message.
+    assert match_of("grad created only for scalars today", "vector-backward") == "related"
+    assert match_of("grad can be implicitly created only for scalar", "vector-backward") == (
+        "partial"
+    )
