@@ -294,6 +294,29 @@ def _phrases(text: str) -> list[str]:
     return pairs[:MAX_TERMS]
 
 
+_PLAIN_PREFIXES = frozenset(("torch", "self", "np", "numpy", "os", "sys", "math", "e", "i"))
+
+
+def _code_phrases(text: str) -> list[str]:
+    """`F.dropout`, `nn.ModuleList`, `model.eval()` in a description, as phrases ("f
+    dropout"): the code a reporter quotes names the API that misbehaves, short prefix
+    included."""
+    out = []
+    for chunk in text.replace("(", " ").replace(")", " ").replace(",", " ").split():
+        parts = [p for p in chunk.strip("`'\"[]:;=").split(".") if p]
+        # `torch.rand`, `self.w`, `np.zeros`: the prefix says nothing, the name little.
+        if (
+            len(parts) == 2
+            and all(p.isidentifier() for p in parts)
+            and parts[0].lower() not in _PLAIN_PREFIXES
+            and len(parts[1]) > 1
+        ):
+            phrase = f"{parts[0].lower()} {parts[1].lower()}"
+            if phrase not in out:
+                out.append(phrase)
+    return out[:8]
+
+
 def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
     """Score entries by how their message templates meet the pasted messages.
 
@@ -475,10 +498,12 @@ def _fts_signals(
     weights_for: tuple = FTS_WEIGHTS,
     coordinate: bool = False,
     only: list[str] | None = None,
+    prose: bool = False,
 ) -> dict[str, float]:
     """bm25 relevance of entries to the terms, scaled so the best is 1.0: of the whole
     catalogue, or of the named entries only (`only`). `coordinate` (typed words): weigh
-    each entry by the share of the words it has at all."""
+    each entry by the share of the words it has at all (`prose`: by their rarity too,
+    however many there are)."""
     large = _large(conn)
     # Ranking a few named entries, the words are capped (which ones matters little).
     terms = terms[:PRUNE_MAX] if only and not large else _prune_common(conn, terms)
@@ -496,6 +521,8 @@ def _fts_signals(
             have = _words_present(conn, terms, list(ranks))
             floor = COORDINATE_FLOOR
             ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
+        elif coordinate and ranks and prose and len(terms) > COORDINATE_MAX_TERMS:
+            ranks = _coordinate_prose(conn, terms, ranks)
     if not ranks:
         return {}
     best = min(ranks.values()) or -1e-9
@@ -503,6 +530,45 @@ def _fts_signals(
     found = conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,))
     ids = dict(tuple(row) for row in found)
     return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+# A description written in whole sentences ("training runs without errors but the
+# weights of one layer never change") is mostly words every entry has. Pairs of them
+# ("during training", "use cuda") match by accident, and bm25 lets them outvote the few
+# words that tell entries apart; so prose is ranked by its words, counted by rarity.
+PROSE_FROM = 10  # words in a typed query (no traceback) before it counts as prose
+PROSE_FLOOR = 0.3
+
+
+def _prose_terms(terms: list[str], code_phrases: list[str]) -> list[str]:
+    """The words of a long description, and the code it quotes (`F.dropout`) as
+    phrases; the other word pairs are left out."""
+    kept = [t for t in terms if " " not in t]
+    return kept + [c for c in code_phrases if c not in kept]
+
+
+def _coordinate_prose(conn: sqlite3.Connection, terms: list[str], ranks: dict) -> dict:
+    """Weigh each entry by how much of a long description it shares, each word counted
+    by how rare it is: sharing "softmax" says more than sharing "training"."""
+    import math
+
+    total = max(_entry_count(conn), 1)
+    df = _document_frequencies(conn, terms, "entries_df")
+    weight = {t: math.log(1 + total / (1 + df.get(t, 0))) for t in terms}
+    whole = sum(weight.values()) or 1.0
+    shared = dict.fromkeys(ranks, 0.0)
+    for term in terms:
+        try:
+            rows = conn.execute(
+                "select rowid from entries_fts where entries_fts match ?", (_fts_match([term]),)
+            ).fetchall()
+        except sqlite3.OperationalError:
+            continue
+        for (rowid,) in rows:
+            if rowid in shared:
+                shared[rowid] += weight[term]
+    floor = PROSE_FLOOR
+    return {k: r * (floor + (1 - floor) * shared[k] / whole) for k, r in ranks.items()}
 
 
 def _bm25_sql(weights: str, where: str = "") -> str:
@@ -732,7 +798,11 @@ def search(
             # entries; asking the whole catalogue would cost more than the rest together.
             fts = _fts_signals(conn, terms, FTS_WEIGHTS, only=exact or None)
         else:
-            fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True)
+            # A traceback cut off before its message is not a description.
+            prose = not paste.frames and len([t for t in terms if " " not in t]) >= PROSE_FROM
+            if prose:
+                terms = _prose_terms(terms, _code_phrases(paste.text))
+            fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True, prose=prose)
         context: dict[str, float] = {}
         if paste.raised:
             # Words of the exception types say nothing about which entry it is.

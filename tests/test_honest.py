@@ -144,3 +144,10 @@ def test_typed_prose_sharing_most_words_with_a_message_is_related(three):
     assert match_of("grad can be implicitly created only for scalar", "vector-backward") == (
         "partial"
     )
+
+
+def test_code_a_description_quotes_becomes_phrases():
+    from kb.search import _code_phrases
+
+    text = "It seems `out = F.dropout(out, p=0.1)` and model.eval() and torch.rand(3), self.w"
+    assert _code_phrases(text) == ["f dropout", "model eval"]
