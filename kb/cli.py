@@ -76,17 +76,40 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         _json([h.as_dict(args.explain) for h in hits])
         return 0
+    from kb.search import unexplained_message
+
+    message = unexplained_message(query, hits)
+    if message:
+        _out(f"No entry explains this message yet:\n  {_printable(message)}")
+        if hits:
+            _out("Related entries (words in common only, not this message):")
     if not hits:
         sys.stderr.write("kb: no entry matches; try fewer words, or the exception line alone\n")
+        if message:
+            _out(NEW_ENTRY_HINT)
         return 1
     width = max(len(h.id) for h in hits)
     for hit in hits:
         _out(f"{hit.id:<{width}}  {hit.title}")
-        _out(f"{'':<{width}}  {hit.why}")
+        _out(f"{'':<{width}}  {hit.match}: {hit.why}")
         if args.explain:
             parts = ", ".join(f"{k}={v:.2f}" for k, v in hit.parts.items())
             _out(f"{'':<{width}}  score {hit.score:.2f}: {parts}")
+    if message:
+        _out(NEW_ENTRY_HINT)
     return 0
+
+
+NEW_ENTRY_HINT = (
+    "To add the entry, draft it from this paste: kb new ID --from-paste < paste.txt\n"
+    "(then `kb lint` lists what is left to fill in; CONTRIBUTING.md has the format)"
+)
+
+
+def _printable(text: str, width: int = 300) -> str:
+    # Echoed paste: control characters could move the cursor or recolour the terminal.
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -248,8 +271,15 @@ def cmd_new(args: argparse.Namespace) -> int:
     folder = os.path.realpath(args.to) if args.to else _writable_folder()
     if paths.is_installed_copy(folder):
         raise UserError(f"{folder} is kb's installed copy, which an upgrade replaces; use --to")
+    paste = None
+    if args.from_paste:
+        if sys.stdin.isatty():
+            raise UserError(
+                "--from-paste reads the traceback from stdin: kb new ID --from-paste < paste.txt"
+            )
+        paste = sys.stdin.buffer.read()[-MAX_QUERY_BYTES:].decode("utf-8", "replace")
     try:
-        path = new_entry(Path(folder), args.id)
+        path = new_entry(Path(folder), args.id, paste)
     except ScaffoldError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
@@ -260,6 +290,8 @@ def cmd_new(args: argparse.Namespace) -> int:
             f"kb: note: {folder} is not a catalogue folder yet; add it to KB_ENTRIES or to "
             "[tool.kb] entries in your pyproject.toml so kb searches it\n"
         )
+    if paste is not None:
+        sys.stderr.write(f"kb: drafted from the paste; `kb lint {path}` lists what is left\n")
     return 0
 
 
@@ -396,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="kebab-case id, also the file name")
     p.add_argument(
         "--to", "--dir", dest="to", help="folder to write to (default: the first team folder)"
+    )
+    p.add_argument(
+        "--from-paste",
+        action="store_true",
+        help="draft the entry from a traceback on stdin (message template, failing line)",
     )
     p.set_defaults(func=cmd_new)
 

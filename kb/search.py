@@ -143,14 +143,33 @@ def close_index(conn: sqlite3.Connection) -> None:
     release(conn)
 
 
-def _messages(paste: Paste) -> list[tuple[str | None, str]]:
-    """(exception type, message line) pairs to hold against templates."""
+def _messages(paste: Paste) -> list[tuple[str | None, str, str]]:
+    """(exception type, message line, the lines after it) triples to hold against
+    templates."""
     if paste.raised:
         # The last exception is the one that ended the program; chained ones come before.
         ordered = list(reversed(paste.raised))
-        return [(r.type, r.message or first_line(r.detail)) for r in ordered][:MAX_MESSAGES]
-    lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()]
-    return [(None, ln) for ln in lines[:MAX_MESSAGES]]
+        return [
+            (r.type, r.message or first_line(r.detail), r.detail if r.message else "")
+            for r in ordered
+        ][:MAX_MESSAGES]
+    lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()][:MAX_MESSAGES]
+    # Each line with the next as what follows it: a header line is not the whole story.
+    return [(None, ln, lines[i + 1] if i + 1 < len(lines) else "") for i, ln in enumerate(lines)]
+
+
+def _wrapped(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
+    """A message a terminal or logger wrapped onto the next line, joined back: with a
+    space (wrapped between words) and without (wrapped inside one). The whole of a
+    short paste with no exception line counts as one such message too."""
+    out = []
+    for etype, msg, detail in messages[:2]:
+        following = first_line(detail)
+        if following:
+            out += [(etype, f"{msg} {following}", ""), (etype, msg + following, "")]
+    if messages and messages[0][0] is None and 1 < len(messages) <= MAX_MESSAGES:
+        out.append((None, " ".join(msg for _, msg, _ in messages), ""))
+    return out
 
 
 def _template_query(conn: sqlite3.Connection, terms: list[str]) -> list:
@@ -279,6 +298,29 @@ def _phrases(text: str) -> list[str]:
     return pairs[:MAX_TERMS]
 
 
+_PLAIN_PREFIXES = frozenset(("torch", "self", "np", "numpy", "os", "sys", "math", "e", "i"))
+
+
+def _code_phrases(text: str) -> list[str]:
+    """`F.dropout`, `nn.ModuleList`, `model.eval()` in a description, as phrases ("f
+    dropout"): the code a reporter quotes names the API that misbehaves, short prefix
+    included."""
+    out = []
+    for chunk in text.replace("(", " ").replace(")", " ").replace(",", " ").split():
+        parts = [p for p in chunk.strip("`'\"[]:;=").split(".") if p]
+        # `torch.rand`, `self.w`, `np.zeros`: the prefix says nothing, the name little.
+        if (
+            len(parts) == 2
+            and all(p.isidentifier() for p in parts)
+            and parts[0].lower() not in _PLAIN_PREFIXES
+            and len(parts[1]) > 1
+        ):
+            phrase = f"{parts[0].lower()} {parts[1].lower()}"
+            if phrase not in out:
+                out.append(phrase)
+    return out[:8]
+
+
 def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Signal]:
     """Score entries by how their message templates meet the pasted messages.
 
@@ -286,11 +328,12 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     large catalogue an in-memory one of their rarest words), so the cost does not grow
     with the catalogue; only those few are tested exactly.
     """
-    messages = [(etype, msg) for etype, msg in _messages(paste) if msg]
+    messages = [m for m in _messages(paste) if m[1]]
     signals: dict[str, _Signal] = {}
-    text = " ".join(msg for _, msg in messages)
-    folded = [(etype, msg, fold(msg)) for etype, msg in messages]
-    folded = [(etype, msg, low, tokens(low)) for etype, msg, low in folded]
+    text = " ".join(msg for _, msg, _ in messages)
+    messages += _wrapped(messages)
+    folded = [(etype, msg, bool(detail.strip()), fold(msg)) for etype, msg, detail in messages]
+    folded = [(etype, msg, more, low, tokens(low)) for etype, msg, more, low in folded]
     terms = words(text, limit=MAX_TERMS)
     memory = _memory_index(conn)
     if memory is not None:
@@ -303,32 +346,64 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     return signals
 
 
+# Copying a message loses or adds a final full stop or quote ("... out of bounds",
+# "... is ambiguous。", `"...<lambda>'"`): that does not make it another message.
+_TRAILING = " .\u3002!\uff01'\"`\u2019\u201d"
+_SURE = ("message matches", "message contains")
+_UNSURE = ("message matches most of", "message starts like", "header matches")
+
+
+def _whole(template: str, msg: str) -> bool:
+    """Is this message the template's, whole? Forgiving only what copying changes: the
+    final punctuation, and a last `{...}` part the reporter's release printed empty."""
+    if fullmatch(template, msg):
+        return True
+    bare, text = template.rstrip(_TRAILING), msg.rstrip(_TRAILING)
+    if (bare != template or text != msg) and bare and fullmatch(bare, text):
+        return True
+    if bare.endswith("}") and not bare.endswith("}}"):
+        head = bare[: bare.rfind("{")]
+        return len(head.strip()) >= 15 and fullmatch(head.rstrip(), text)
+    return False
+
+
 def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> None:
     for row in rows:
         best = 0.0
-        why = ""
+        why = sure_why = ""
         exact = partial = False
+        template = row["template"]
         literal = row["literal_text"]
         literal_words = _literal_tokens(literal)
         chunks = row["literals"].split("\x1f") if row["literals"] else []
-        for etype, msg, low, low_words in folded:
+        # A template ending in a colon documents a header; the lines under it (missing
+        # and unexpected keys, say) tell one cause from another.
+        header = template.rstrip().endswith(":")
+        for etype, msg, more, low, low_words in folded:
             # Every fixed chunk must occur in the message before a regex is worth running.
-            could_match = all(c in low for c in chunks)
+            could_match = all(c.rstrip(_TRAILING) in low for c in chunks)
             # How much of the message the template's fixed words explain, in order: a
             # template whose `{...}` parts swallow telling words ("'target'") explains less.
             # Only a possible match, or a message mostly made of its words, needs to know.
             explained = 0.0
             if could_match or (len(low_words) >= 5 and _share_in(low_words, literal_words) >= 0.8):
                 explained = _in_order(low_words, literal_words)
-            if could_match and fullmatch(row["template"], strip_ansi(msg)):
-                score, reason = 1.0 + 0.1 * explained, "message matches"
-            elif could_match and len(literal) >= 15 and occurs_in(row["template"], strip_ansi(msg)):
+            plain = strip_ansi(msg)
+            if could_match and _whole(template, plain):
+                score = 1.0 + 0.1 * explained
+                reason = "header matches" if header and more else "message matches"
+            elif (
+                could_match
+                and len(literal) >= 15
+                and (occurs_in(template, plain) or occurs_in(template.rstrip(_TRAILING), plain))
+            ):
                 # The whole message, with prose around it: `I get error: can't optimize...`
-                score, reason = 0.95, "message contains"
-            elif explained >= 0.8 and len(low_words) >= 5:
+                score, reason = 0.95, "header matches" if header else "message contains"
+            elif explained >= (0.8 if etype else 0.9) and len(low_words) >= 5:
                 # A cut-off paste, or an older release's shorter message: never above a
-                # template that matches whole.
-                score, reason = 0.7 + 0.3 * explained, "message matches most of"
+                # template found whole. (A line typed with no exception type in front
+                # must be nearly all the template's words: prose shares many.)
+                score, reason = 0.7 + 0.24 * explained, "message matches most of"
             elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
                 score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
@@ -338,13 +413,27 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 continue
             if etype and row["exception"] and etype == row["exception"].rsplit(".", 1)[-1]:
                 score += 0.2
+            # The message is all there (alone, or inside prose): a sure identification,
+            # whichever of the pasted messages gave it.
+            if reason in _SURE and not exact:
+                exact, sure_why = True, f'{reason} "{_short(template)}"'
+            partial = partial or reason in _UNSURE
             if score > best:
-                best, why = score, f'{reason} "{_short(row["template"])}"'
-                # The message is all there (alone, or inside prose): a sure identification.
-                exact = reason in ("message matches", "message contains")
-                partial = reason in ("message matches most of", "message starts like")
-        if best > signals.get(row["entry_id"], _Signal()).score:
-            signals[row["entry_id"]] = _Signal(best, why, exact, partial)
+                best, why = score, f'{reason} "{_short(template)}"'
+        if not best:
+            continue
+        known = signals.get(row["entry_id"])
+        if known is None or best > known.score:
+            signals[row["entry_id"]] = _Signal(
+                best,
+                sure_why or why,
+                exact or (known is not None and known.exact),
+                partial or (known is not None and known.partial),
+            )
+        elif exact and not known.exact:
+            known.exact, known.why = True, sure_why
+        elif partial:
+            known.partial = True
 
 
 _literal_cache: dict[str, list[str]] = {}
@@ -413,10 +502,12 @@ def _fts_signals(
     weights_for: tuple = FTS_WEIGHTS,
     coordinate: bool = False,
     only: list[str] | None = None,
+    prose: bool = False,
 ) -> dict[str, float]:
     """bm25 relevance of entries to the terms, scaled so the best is 1.0: of the whole
     catalogue, or of the named entries only (`only`). `coordinate` (typed words): weigh
-    each entry by the share of the words it has at all."""
+    each entry by the share of the words it has at all (`prose`: by their rarity too,
+    however many there are)."""
     large = _large(conn)
     # Ranking a few named entries, the words are capped (which ones matters little).
     terms = terms[:PRUNE_MAX] if only and not large else _prune_common(conn, terms)
@@ -434,6 +525,8 @@ def _fts_signals(
             have = _words_present(conn, terms, list(ranks))
             floor = COORDINATE_FLOOR
             ranks = {k: r * (floor + (1 - floor) * have[k] / len(terms)) for k, r in ranks.items()}
+        elif coordinate and ranks and prose and len(terms) > COORDINATE_MAX_TERMS:
+            ranks = _coordinate_prose(conn, terms, ranks)
     if not ranks:
         return {}
     best = min(ranks.values()) or -1e-9
@@ -441,6 +534,45 @@ def _fts_signals(
     found = conn.execute(f"select rowid, id from entries where rowid in ({marks})", (*ranks,))
     ids = dict(tuple(row) for row in found)
     return {ids[k]: (rank / best if best else 0.0) for k, rank in ranks.items() if k in ids}
+
+
+# A description written in whole sentences ("training runs without errors but the
+# weights of one layer never change") is mostly words every entry has. Pairs of them
+# ("during training", "use cuda") match by accident, and bm25 lets them outvote the few
+# words that tell entries apart; so prose is ranked by its words, counted by rarity.
+PROSE_FROM = 10  # words in a typed query (no traceback) before it counts as prose
+PROSE_FLOOR = 0.3
+
+
+def _prose_terms(terms: list[str], code_phrases: list[str]) -> list[str]:
+    """The words of a long description, and the code it quotes (`F.dropout`) as
+    phrases; the other word pairs are left out."""
+    kept = [t for t in terms if " " not in t]
+    return kept + [c for c in code_phrases if c not in kept]
+
+
+def _coordinate_prose(conn: sqlite3.Connection, terms: list[str], ranks: dict) -> dict:
+    """Weigh each entry by how much of a long description it shares, each word counted
+    by how rare it is: sharing "softmax" says more than sharing "training"."""
+    import math
+
+    total = max(_entry_count(conn), 1)
+    df = _document_frequencies(conn, terms, "entries_df")
+    weight = {t: math.log(1 + total / (1 + df.get(t, 0))) for t in terms}
+    whole = sum(weight.values()) or 1.0
+    shared = dict.fromkeys(ranks, 0.0)
+    for term in terms:
+        try:
+            rows = conn.execute(
+                "select rowid from entries_fts where entries_fts match ?", (_fts_match([term]),)
+            ).fetchall()
+        except sqlite3.OperationalError:
+            continue
+        for (rowid,) in rows:
+            if rowid in shared:
+                shared[rowid] += weight[term]
+    floor = PROSE_FLOOR
+    return {k: r * (floor + (1 - floor) * shared[k] / whole) for k, r in ranks.items()}
 
 
 def _bm25_sql(weights: str, where: str = "") -> str:
@@ -671,7 +803,11 @@ def search(
             # entries; asking the whole catalogue would cost more than the rest together.
             fts = _fts_signals(conn, terms, FTS_WEIGHTS, only=exact or None)
         else:
-            fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True)
+            # A traceback cut off before its message is not a description.
+            prose = not paste.frames and len([t for t in terms if " " not in t]) >= PROSE_FROM
+            if prose:
+                terms = _prose_terms(terms, _code_phrases(paste.text))
+            fts = _fts_signals(conn, terms, SYMPTOM_WEIGHTS, coordinate=True, prose=prose)
         context: dict[str, float] = {}
         if paste.raised:
             # Words of the exception types say nothing about which entry it is.
@@ -735,6 +871,24 @@ def search(
         return hits, problems
     finally:
         close_index(conn)
+
+
+def unexplained_message(query: str, hits: list[Hit]) -> str | None:
+    """The exception line kb read (`Type: message`) when the paste holds one and no hit
+    explains it (none is better than `related`); None otherwise.
+
+    Front ends say so before listing the related entries: a words-only hit for a pasted
+    message is a guess, not an answer.
+    """
+    if any(hit.match != "related" for hit in hits):
+        return None
+    raised = [r for r in read_paste(query).raised if r.message or r.detail]
+    if not raised:
+        return None
+    # The last exception ended the program; a warning only if nothing was raised.
+    errors = [r for r in raised if not r.warning] or raised
+    last = errors[-1]
+    return f"{last.type}: {last.message or first_line(last.detail)}"
 
 
 def _load_record(problems: list) -> dict:

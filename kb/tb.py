@@ -24,8 +24,10 @@ _OLD_IPY_FRAME = Pattern(r"^\s*(?P<file><ipython-input-[^>]*>|\S+\.py) in (?P<fu
 # A notebook's header line: `ValueError          Traceback (most recent call last)`
 _NOTEBOOK_HEAD = Pattern(r"^(?P<type>(?:\w+\.)*[A-Z]\w*(?:Error|Exception))\s+Traceback \(")
 # The same, anywhere in a line: after prose, a quote, Chinese text, `**bold**` markers.
+# After a Chinese or Japanese character too: `产生这个问题RuntimeError: ...`
 _EXC_INLINE = Pattern(
-    r"(?:^|[^\w.])(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning)):\s(?P<msg>.+)$"
+    r"(?:^|[^\w.]|(?<=[\u3000-\u9fff\uff00-\uffef]))"
+    r"(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning)):\s(?P<msg>.+)$"
 )
 # Notebook JSON exports: {"name": "RuntimeError", "message": "...", ...}
 _JSON_FIELD = Pattern(r'^\s*"(?P<key>name|ename|message|evalue)":\s*"(?P<value>.*?)",?\s*$')

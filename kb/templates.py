@@ -154,3 +154,62 @@ def prefix(template: str) -> str:
             break
         out += piece
     return strip_ansi(out).strip()
+
+
+# What varies between two runs of the same failure, most specific first: each becomes a
+# `{...}` part when a pasted message is turned into a template (`kb new --from-paste`).
+_VARIABLE_PARTS = (
+    ("size", r"\d+(?:\.\d+)?\s?(?:[KMGT]i?B|bytes)\b"),
+    ("shape", r"torch\.Size\(\[[\d,\s]*\]\)"),
+    ("shape", r"\[\s*-?\d+(?:\s*(?:,|x)\s*-?\d+)*\s*,?\s*\]"),
+    ("shape", r"(?<![\w.])\d+(?:x\d+)+(?![\w.])"),
+    ("tensor_type", r"torch\.(?:cuda\.)?[A-Z][a-z]*Tensor"),
+    ("dtype", r"torch\.(?:u?int\d+|float\d+|bfloat16|complex\d+|bool|half|double|long)\b"),
+    ("device", r"\b(?:cuda|mps|xpu):\d+\b"),
+    ("address", r"\b0x[0-9a-fA-F]+\b"),
+    # Not inside an address (`https://...`): those are fixed text.
+    ("path", r"(?<![:/\w])(?:[A-Za-z]:)?(?:[\\/][\w.\-]+){2,}"),
+    # A quoted name (not the apostrophe of "can't"), unless something inside it is
+    # marked already.
+    ("name", "(?:(?<=^')|(?<=\\W'))[^'\\s\ue000-\uf8ff][^'\ue000-\uf8ff]*(?='(?:\\W|$))"),
+    ("name", '(?:(?<=^")|(?<=\\W"))[^"\\s\ue000-\uf8ff][^"\ue000-\uf8ff]*(?="(?:\\W|$))'),
+    # A number, also at the end of a sentence ("process 0."), not inside a name.
+    ("n", r"(?<![\w.])-?\d+(?:\.\d+)?(?:e-?\d+)?(?!\w|\.\w)"),
+)
+
+
+def template_from_message(message: str) -> str:
+    """A template for a pasted message: its shapes, sizes, numbers, quoted names, paths,
+    devices and addresses marked as `{...}` parts, literal braces doubled. The result
+    always matches the message it came from; where marking would break that, the
+    message is kept literal."""
+    import re
+
+    text = first_line(message)
+    # Each part is first replaced by one private-use character, so later patterns cannot
+    # see (or match inside) what earlier ones replaced.
+    names: list[str] = []
+
+    def mark(kind: str) -> object:
+        def replace(match: re.Match[str]) -> str:
+            names.append(kind)
+            return chr(0xE000 + len(names) - 1)  # a private-use character: no pattern sees it
+
+        return replace
+
+    for kind, pattern in _VARIABLE_PARTS:
+        text = re.sub(pattern, mark(kind), text)
+    text = text.replace("{", "{{").replace("}", "}}")
+    seen: dict[str, int] = {}
+
+    def name(match: re.Match[str]) -> str:
+        kind = names[ord(match.group(0)) - 0xE000]
+        seen[kind] = seen.get(kind, 0) + 1
+        return "{" + kind + (str(seen[kind]) if seen[kind] > 1 else "") + "}"
+
+    template = re.sub("[\ue000-\uf8ff]", name, text)
+    # Two parts side by side would be one part to the matcher: keep the first.
+    template = re.sub(r"(\{[a-z_]+\d*\})(?:\{[a-z_]+\d*\})+", r"\1", template)
+    if fullmatch(template, first_line(message)):
+        return template
+    return first_line(message).replace("{", "{{").replace("}", "}}")

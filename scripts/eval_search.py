@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "search_eval.yaml"
+# Silent failures described in whole sentences, measured on their own.
+PROSE = CASES.with_name("search_eval_prose.yaml")
 
 
 def load_cases(path: Path = CASES) -> list[dict]:
@@ -49,8 +51,10 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print each miss's paste")
     args = parser.parse_args()
     result = evaluate(load_cases())
+    prose = evaluate(load_cases(PROSE))
     print(f"cases {result['n']}: top-1 {result['top1']:.3f}, top-3 {result['top3']:.3f}")
-    for case, ids in result["misses"]:
+    print(f"prose descriptions {prose['n']}: top-1 {prose['top1']:.3f}, top-3 {prose['top3']:.3f}")
+    for case, ids in result["misses"] + prose["misses"]:
         first = case["paste"].strip().splitlines()[-1][:90]
         print(f"MISS expect {','.join(case['expect'])} got {ids} <- {case['source']}")
         print(f"     {first}")

@@ -1,0 +1,153 @@
+"""Honest answers: every hit says how it matched, and a pasted message that no entry
+explains is reported as such instead of dressed up with a confident-looking guess."""
+
+import pytest
+
+from kb.cli import main
+from kb.search import search, unexplained_message
+from tests.conftest import entry_text
+
+UNKNOWN = "RuntimeError: grad can not be computed for scalar outputs of kind qqq"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_each_hit_carries_its_match_strength(catalogue):
+    whole, _ = search("RuntimeError: grad can be implicitly created only for scalar outputs")
+    cut, _ = search("grad can be implicitly created only for scalar")
+    words, _ = search("scalar outputs")
+    assert [h.match for h in whole] == ["exact"]
+    assert [h.match for h in cut] == ["partial"]
+    assert [h.match for h in words] == ["related"]
+
+
+def test_message_without_entry_is_named(catalogue):
+    hits, _ = search(UNKNOWN)
+    assert hits and all(h.match == "related" for h in hits)
+    assert unexplained_message(UNKNOWN, hits) == UNKNOWN
+
+
+def test_explained_message_and_symptom_words_are_not_flagged(catalogue):
+    query = "RuntimeError: grad can be implicitly created only for scalar outputs"
+    assert unexplained_message(query, search(query)[0]) is None
+    # Typed symptom words hold no exception line: related hits are all there is to say.
+    assert unexplained_message("scalar outputs", search("scalar outputs")[0]) is None
+
+
+def test_the_last_exception_of_a_chained_traceback_is_named(catalogue):
+    paste = (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 3, in <module>\n'
+        "KeyError: 'label'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        f"{UNKNOWN}\n"
+    )
+    assert unexplained_message(paste, search(paste)[0]) == UNKNOWN
+
+
+def test_cli_says_no_entry_explains_it_then_lists_related_and_how_to_add(catalogue, capsys):
+    code, out, _ = run(capsys, "search", UNKNOWN)
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0] == "No entry explains this message yet:"
+    assert lines[1].strip() == UNKNOWN
+    assert lines[2].startswith("Related entries")
+    assert lines[3].startswith("vector-backward") and lines[4].split()[0] == "related:"
+    assert "kb new ID --from-paste" in out
+
+
+def test_cli_prints_the_match_strength_and_no_warning_for_a_known_message(catalogue, capsys):
+    code, out, _ = run(capsys, "search", "grad can be implicitly created only for scalar outputs")
+    assert code == 0
+    assert out.splitlines()[1].split()[0] == "exact:"
+    assert "No entry explains" not in out and "--from-paste" not in out
+
+
+def test_echoed_message_cannot_drive_the_terminal(catalogue, capsys):
+    code, out, _ = run(capsys, "search", UNKNOWN + " \x07\x1b]0;title\x07 \x08")
+    assert code == 0
+    assert "\x07" not in out and "\x08" not in out and "\x1b" not in out
+
+
+def test_message_with_no_hit_at_all_still_says_how_to_add_it(catalogue, capsys):
+    code, out, err = run(capsys, "search", "ZzzError: qqqq wwww")
+    assert code == 1 and err.startswith("kb: no entry matches")
+    assert out.startswith("No entry explains this message yet:") and "--from-paste" in out
+
+
+HEADER = (
+    entry_text("state-header")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"Error(s) in loading state_dict for {ClassName}:"',
+    )
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "keys")
+)
+BOUNDS = (
+    entry_text("target-bounds")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"', '"Target {n} is out of bounds."'
+    )
+    .replace("exception: RuntimeError", "exception: IndexError")
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "labels")
+)
+
+
+@pytest.fixture
+def three(catalogue):
+    (catalogue / "state-header.md").write_text(HEADER, encoding="utf-8")
+    (catalogue / "target-bounds.md").write_text(BOUNDS, encoding="utf-8")
+    return catalogue
+
+
+def match_of(query: str, entry_id: str) -> str:
+    hits, _ = search(query)
+    return next(h.match for h in hits if h.id == entry_id)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "IndexError: Target 63 is out of bounds",  # the full stop lost in copying
+        "IndexError: Target 63 is out of bounds.",
+        "RuntimeError: grad can be implicitly created only for scalar outputs。",
+        '"RuntimeError: grad can be implicitly created only for scalar outputs"',
+    ],
+)
+def test_final_punctuation_lost_or_added_in_copying_is_still_exact(three, query):
+    entry = "target-bounds" if "Target" in query else "vector-backward"
+    assert match_of(query, entry) == "exact"
+
+
+def test_a_message_a_logger_wrapped_onto_two_lines_is_exact(three):
+    paste = (
+        "2024-01-01 12:00:00 ERROR grad can be implicitly created\n    only for scalar outputs\n"
+    )
+    assert match_of(paste, "vector-backward") == "exact"
+
+
+def test_a_header_whose_detail_lines_follow_is_only_partial(three):
+    alone = "RuntimeError: Error(s) in loading state_dict for Net:"
+    with_detail = alone + '\n\tUnexpected key(s) in state_dict: "config_dict", "state_dict".'
+    assert match_of(alone, "state-header") == "exact"
+    # The lines under the header tell one cause from another; the header alone does not.
+    assert match_of(with_detail, "state-header") == "partial"
+
+
+def test_typed_prose_sharing_most_words_with_a_message_is_related(three):
+    # No exception type, one word in five not the template's: prose, not a cut message.
+    assert match_of("grad created only for scalars today", "vector-backward") == "related"
+    assert match_of("grad can be implicitly created only for scalar", "vector-backward") == (
+        "partial"
+    )
+
+
+def test_code_a_description_quotes_becomes_phrases():
+    from kb.search import _code_phrases
+
+    text = "It seems `out = F.dropout(out, p=0.1)` and model.eval() and torch.rand(3), self.w"
+    assert _code_phrases(text) == ["f dropout", "model eval"]
