@@ -99,6 +99,12 @@ def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
         return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
     if entry.without_cuda and torch.cuda.is_available():
         return f"{entry.id} only fails where CUDA is unavailable, and this machine has CUDA"
+    if entry.needs:
+        from kb.environment import unmet
+
+        reason = unmet(entry.needs)
+        if reason:
+            return f"{entry.id} {reason}"
     import importlib.util
 
     missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
@@ -128,6 +134,18 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+def _default_device() -> torch.device | None:
+    """The device new tensors go to; None before torch 2.0, which cannot change it."""
+    get = getattr(torch, "get_default_device", None)  # torch 2.3+
+    if get is not None:
+        return get()
+    if not hasattr(torch, "set_default_device"):
+        return None
+    # torch 2.0-2.2: set_default_device keeps its DeviceContext in this module global.
+    context = getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None)
+    return torch.device(context.device) if context is not None else torch.device("cpu")
+
+
 @contextlib.contextmanager
 def _isolated_torch_state() -> Iterator[None]:
     """Undo global switches a block may flip, so one entry cannot change the next."""
@@ -135,7 +153,7 @@ def _isolated_torch_state() -> Iterator[None]:
     anomaly = torch.is_anomaly_enabled()
     anomaly_nan = torch.is_anomaly_check_nan_enabled()
     dtype = torch.get_default_dtype()
-    default_device = torch.get_default_device()
+    default_device = _default_device()
     deterministic = torch.are_deterministic_algorithms_enabled()
     # torch.compile's first call switches distribution argument checks off process-wide.
     validate = torch.distributions.Distribution._validate_args
@@ -145,7 +163,7 @@ def _isolated_torch_state() -> Iterator[None]:
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
-        if torch.get_default_device() != default_device:
+        if _default_device() != default_device:
             # None clears the device context; setting "cpu" would install one for good.
             is_plain_cpu = default_device == torch.device("cpu")
             torch.set_default_device(None if is_plain_cpu else default_device)
