@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 
-from kb import paths
 from kb.db import sqlite3
 from kb.tb import Paste, read_paste
 from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
@@ -732,19 +731,17 @@ def search(
         close_index(conn)
 
 
-def _load_record() -> dict:
+def _load_record() -> tuple[dict, dict]:
+    """The verification matrix's record and this machine's, read once per call."""
+    from kb.proof import local_record, matrix_record
+
+    return matrix_record(), local_record()
+
+
+def _entry_dict(row: sqlite3.Row, records: tuple[dict, dict]) -> dict:
     import json
 
-    try:
-        with open(paths.record_path(), encoding="utf-8") as fh:
-            data = json.load(fh)
-        return data.get("entries", {}) if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
-    import json
+    from kb.proof import proof_digest, verification
 
     return {
         "id": row["id"],
@@ -771,12 +768,8 @@ def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
         "zh": {"title": row["zh_title"], "summary": row["zh_summary"]},
         "links": json.loads(row["links"]),
         "path": row["path"],
-        # A record made before the entry last changed proves nothing about it now.
-        "verified": {
-            device: rec
-            for device, rec in verified.get(row["id"], {}).items()
-            if rec.get("sha") == row["sha"]
-        },
+        # A result recorded for another version of the entry proves nothing about it now.
+        "verified": verification(row["id"], proof_digest(row["path"]), *records),
     }
 
 
