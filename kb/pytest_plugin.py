@@ -44,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write every entry's outcomes, with skip and failure reasons, to PATH (JSON)",
     )
+    group.addoption(
+        "--kb-any-torch",
+        action="store_true",
+        dest="kb_any_torch",
+        help="run entries outside their torch range too (measures where a failure exists; "
+        "implies --kb-no-record)",
+    )
     parser.addini("kb_entries", type="paths", default=[], help="folders holding kb entries")
 
 
@@ -88,7 +95,7 @@ class EntryFile(pytest.File):
                     self, name=f"{phase}[{device}]", entry=entry, phase=phase, device=device
                 )
                 # Marked at collection so the skip is reported at the entry's own line.
-                reason = skip_reason(entry, phase, device)
+                reason = skip_reason(entry, phase, device, self.config.option.kb_any_torch)
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
@@ -132,7 +139,7 @@ class EntryItem(pytest.Item):
         from kb.verify import Skip, verify
 
         try:
-            verdict = verify(self.entry, self.phase, self.device)
+            verdict = verify(self.entry, self.phase, self.device, self.config.option.kb_any_torch)
         except Skip as skip:
             pytest.skip(str(skip))
         if not verdict.ok:
@@ -207,7 +214,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_path = config.getoption("kb_report")
     if report_path:
         write_report(Path(report_path), results)
-    if config.getoption("kb_no_record"):
+    if config.getoption("kb_no_record") or config.getoption("kb_any_torch"):
         return
     # The record is a convenience; never fail a test run over it.
     with contextlib.suppress(OSError):

@@ -85,18 +85,17 @@ def cuda_skip_reason() -> str | None:
     return f"no CUDA device available (torch {torch.__version__}, built with {build})"
 
 
-def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
-    """Why this entry/phase/device is skipped here, or None to run it."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
+def skip_reason(entry: Entry, phase: str, device: str, any_torch: bool = False) -> str | None:
+    """Why this entry/phase/device is skipped here, or None to run it.
 
+    `any_torch` ignores the entry's torch range and fixed_in: that is how the verification
+    matrix measures on which releases a failure really exists.
+    """
     if device not in entry.devices:
         return f"{entry.id} applies to {', '.join(entry.devices)} only"
-    version = Version(torch.__version__.split("+")[0])
-    if not SpecifierSet(entry.torch).contains(version, prereleases=True):
-        return f"{entry.id} applies to torch {entry.torch}; this is {version}"
-    if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
-        return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
+    reason = None if any_torch else version_skip_reason(entry, phase)
+    if reason:
+        return reason
     if entry.without_cuda and torch.cuda.is_available():
         return f"{entry.id} only fails where CUDA is unavailable, and this machine has CUDA"
     if entry.needs:
@@ -112,6 +111,19 @@ def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
         return f"{entry.id} needs {', '.join(missing)}, which is not installed"
     if device == "cuda":
         return cuda_skip_reason()
+    return None
+
+
+def version_skip_reason(entry: Entry, phase: str) -> str | None:
+    """Why the installed torch is outside the entry's range (or past its fix), or None."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    version = Version(torch.__version__.split("+")[0])
+    if not SpecifierSet(entry.torch).contains(version, prereleases=True):
+        return f"{entry.id} applies to torch {entry.torch}; this is {version}"
+    if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
+        return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
     return None
 
 
@@ -362,9 +374,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line(str(exc))}"
 
 
-def verify(entry: Entry, phase: str, device: str) -> Verdict:
+def verify(entry: Entry, phase: str, device: str, any_torch: bool = False) -> Verdict:
     """Run one phase ('repro' or 'fix') of an entry on a device and judge it."""
-    reason = skip_reason(entry, phase, device)
+    reason = skip_reason(entry, phase, device, any_torch)
     if reason:
         raise Skip(reason)
     block = entry.blocks[phase]

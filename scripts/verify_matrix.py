@@ -54,6 +54,8 @@ DEFAULT_MATRIX = (
     "2.15.0@3.13",
 )
 DEFAULT_PYTHON = "3.11"
+# What a run's report says about its installation (kb.pytest_plugin.environment).
+ENV_KEYS = ("torch", "build", "python", "platform", "gpu")
 # Where `+cpu` wheels come from when no local wheel folder (PIP_FIND_LINKS) is set.
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -123,9 +125,11 @@ def verify_env(
     workers: str,
     keep: bool,
     entries: list[str] | None = None,
+    suffix: str = "",
+    probe: bool = False,
 ) -> dict:
     """Create one environment, run the catalogue there; its report, or why it could not run."""
-    name = env_name(torch_spec, python)
+    name = env_name(torch_spec, python) + (f"-{suffix}" if suffix else "")
     venv = envs / name
     log_path = logs / f"{name}.log"
     started = time.monotonic()
@@ -146,6 +150,8 @@ def verify_env(
         targets = [f"entries/{e}.md" for e in entries] if entries else ["entries/"]
         cmd = [str(python_bin), "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider"]
         cmd += ["--kb-no-record", "--kb-report", str(report)]
+        if probe:
+            cmd.append("--kb-any-torch")
         if workers != "0":
             cmd += ["-n", workers]
         env = {**os.environ, "KB_RECORD": str(report.with_name("local.json"))}
@@ -215,6 +221,26 @@ def merge(record_path: Path, results: list[dict], wall_s: float) -> None:
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def merge_records(target: Path, sources: list[Path]) -> None:
+    """Fold other records (from parallel CI jobs) into `target`, environment by environment."""
+    results = []
+    for source in sources:
+        data = json.loads(source.read_text(encoding="utf-8"))
+        for name, env in data.get("environments", {}).items():
+            entries = {k: v[name] for k, v in data.get("entries", {}).items() if name in v}
+            results.append(
+                {
+                    "name": name,
+                    "environment": {k: env[k] for k in ENV_KEYS if k in env},
+                    "entries": entries,
+                    "install_s": env.get("install_s", 0),
+                    "test_s": env.get("test_s", 0),
+                }
+            )
+    wall = max((r["install_s"] + r["test_s"] for r in results), default=0)
+    merge(target, results, wall)
+
+
 def table(results: list[dict], wall_s: float) -> str:
     head = ("environment", "torch", "build", "python", "passed", "failed", "skipped", "time")
     rows = [head]
@@ -267,7 +293,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the environments afterwards")
     parser.add_argument("--entries", help="only these entry ids, comma-separated (default: all)")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="run entries outside their torch range too, to measure where each failure "
+        "exists (needs --record elsewhere than the shipped record)",
+    )
+    parser.add_argument("--suffix", default="", help="appended to environment names (gpu)")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, metavar="RECORD", help="fold these records into --record"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        merge_records(args.record, args.merge)
+        print(f"merged {len(args.merge)} record(s) into {args.record}")
+        return 0
+    if args.probe and args.record.resolve() == RECORD.resolve():
+        print("verify_matrix: --probe results are measurements, not proof: give --record")
+        return 2
     if shutil.which("uv") is None:
         print("verify_matrix: needs uv on PATH (pip install uv)", file=sys.stderr)
         return 2
@@ -279,7 +322,17 @@ def main(argv: list[str] | None = None) -> int:
     for torch_spec, python in specs:
         t0 = time.monotonic()
         entries = [e.strip() for e in args.entries.split(",")] if args.entries else None
-        res = verify_env(torch_spec, python, args.envs, logs, args.workers, args.keep, entries)
+        res = verify_env(
+            torch_spec,
+            python,
+            args.envs,
+            logs,
+            args.workers,
+            args.keep,
+            entries,
+            args.suffix,
+            args.probe,
+        )
         results.append(res)
         state = res.get("error") or ", ".join(f"{k} {v}" for k, v in counts(res["entries"]).items())
         print(
