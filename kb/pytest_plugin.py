@@ -51,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run entries outside their torch range too (measures where a failure exists; "
         "implies --kb-no-record)",
     )
+    group.addoption(
+        "--kb-timeout-scale",
+        type=float,
+        default=1.0,
+        dest="kb_timeout_scale",
+        help="multiply every block's time limit (a busy or slow machine)",
+    )
     parser.addini("kb_entries", type="paths", default=[], help="folders holding kb entries")
 
 
@@ -139,7 +146,10 @@ class EntryItem(pytest.Item):
         from kb.verify import Skip, verify
 
         try:
-            verdict = verify(self.entry, self.phase, self.device, self.config.option.kb_any_torch)
+            option = self.config.option
+            verdict = verify(
+                self.entry, self.phase, self.device, option.kb_any_torch, option.kb_timeout_scale
+            )
         except Skip as skip:
             pytest.skip(str(skip))
         if not verdict.ok:

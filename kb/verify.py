@@ -374,13 +374,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line(str(exc))}"
 
 
-def verify(entry: Entry, phase: str, device: str, any_torch: bool = False) -> Verdict:
-    """Run one phase ('repro' or 'fix') of an entry on a device and judge it."""
+def verify(
+    entry: Entry, phase: str, device: str, any_torch: bool = False, timeout_scale: float = 1.0
+) -> Verdict:
+    """Run one phase ('repro' or 'fix') of an entry on a device and judge it.
+
+    `timeout_scale` stretches the blocks' time limits, for a busy machine (the limits stop
+    runaway blocks; they do not judge speed).
+    """
     reason = skip_reason(entry, phase, device, any_torch)
     if reason:
         raise Skip(reason)
     block = entry.blocks[phase]
-    timeout = entry.timeout or DEFAULT_TIMEOUT
+    timeout = (entry.timeout or DEFAULT_TIMEOUT) * timeout_scale
     module = new_namespace(device)
     run = run_block(block, entry.path, module, timeout)
 

@@ -149,7 +149,8 @@ def verify_env(
         python_bin = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
         targets = [f"entries/{e}.md" for e in entries] if entries else ["entries/"]
         cmd = [str(python_bin), "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider"]
-        cmd += ["--kb-no-record", "--kb-report", str(report)]
+        # Environments run while others install: time limits stop runaway blocks, no more.
+        cmd += ["--kb-no-record", "--kb-report", str(report), "--kb-timeout-scale", "4"]
         if probe:
             cmd.append("--kb-any-torch")
         if workers != "0":
@@ -241,6 +242,41 @@ def merge_records(target: Path, sources: list[Path]) -> None:
     merge(target, results, wall)
 
 
+def record_table(record_path: Path) -> str:
+    """The table of the record as it stands: every environment, current results only."""
+    sys.path.insert(0, str(ROOT))
+    from kb.proof import proof_digest
+
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    digests = {p.stem: proof_digest(p) for p in sorted((ROOT / "entries").glob("*.md"))}
+    results = []
+    for name, env in record["environments"].items():
+        entries = {
+            entry_id: by_env[name]
+            for entry_id, by_env in record["entries"].items()
+            if name in by_env and by_env[name].get("digest") == digests.get(entry_id)
+        }
+        stale = sum(1 for by_env in record["entries"].values() if name in by_env) - len(entries)
+        results.append(
+            {
+                "name": name + (f" ({stale} stale)" if stale else ""),
+                "environment": env,
+                "entries": entries,
+                "install_s": env.get("install_s", 0),
+                "test_s": env.get("test_s", 0),
+            }
+        )
+    results.sort(key=lambda r: (_version_key(r["environment"]["torch"]), r["name"]))
+    lines = table(results, 0).splitlines()[:-1]
+    total = sum(r["install_s"] + r["test_s"] for r in results)
+    lines.append(f"{len(results)} environments, {total / 60:.1f} min of runs in all")
+    return "\n".join(lines)
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("+")[0].split("."))
+
+
 def table(results: list[dict], wall_s: float) -> str:
     head = ("environment", "torch", "build", "python", "passed", "failed", "skipped", "time")
     rows = [head]
@@ -299,11 +335,15 @@ def main(argv: list[str] | None = None) -> int:
         help="run entries outside their torch range too, to measure where each failure "
         "exists (needs --record elsewhere than the shipped record)",
     )
+    parser.add_argument("--table", action="store_true", help="print the record's table and exit")
     parser.add_argument("--suffix", default="", help="appended to environment names (gpu)")
     parser.add_argument(
         "--merge", nargs="+", type=Path, metavar="RECORD", help="fold these records into --record"
     )
     args = parser.parse_args(argv)
+    if args.table:
+        print(record_table(args.record))
+        return 0
     if args.merge:
         merge_records(args.record, args.merge)
         print(f"merged {len(args.merge)} record(s) into {args.record}")
