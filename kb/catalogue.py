@@ -73,16 +73,19 @@ def render_index(entries: list[dict]) -> str:
 
 def stats(entries: list[dict]) -> dict:
     """Coverage figures: kinds, areas, tags, verification, links, zh, look-alikes."""
-    verified: Counter = Counter()
-    torch_versions: Counter = Counter()
+    status: Counter = Counter()
+    proven_on: Counter = Counter()  # "cpu, torch 2.0.1 (cuda 11.7), Python 3.11" -> entries
     failed: list[str] = []
+    stale: list[str] = []
     for entry in entries:
-        for device, record in (entry.get("verified") or {}).items():
-            if record.get("outcome") == "passed":
-                verified[device] += 1
-                torch_versions[f"{device} torch {record.get('torch')}"] += 1
-            else:
-                failed.append(f"{entry['id']} ({device})")
+        verified = entry.get("verified") or {}
+        status[verified.get("status", "unverified")] += 1
+        for result in verified.get("proven", []):
+            proven_on[_run_label(result)] += 1
+        for result in verified.get("failed", []):
+            failed.append(f"{entry['id']} ({_run_label(result)}, {result.get('phase')})")
+        if verified.get("stale") and verified.get("status") == "stale":
+            stale.append(entry["id"])
     return {
         "entries": len(entries),
         "by_kind": dict(Counter(e["kind"] for e in entries).most_common()),
@@ -93,14 +96,31 @@ def stats(entries: list[dict]) -> dict:
             "cuda": sum(1 for e in entries if "cuda" in e["devices"]),
             "cuda_only": sum(1 for e in entries if e["devices"] == ["cuda"]),
         },
-        "verified": dict(verified),
-        "verified_torch": dict(torch_versions),
+        "verified": {k: status[k] for k in ("proven", "failed", "stale", "unverified")},
+        "proven_on": dict(sorted(proven_on.items(), key=lambda kv: _label_key(kv[0]))),
         "verification_failed": failed,
+        "verification_stale": stale,
         "with_links": sum(1 for e in entries if e.get("links")),
         "with_zh": sum(1 for e in entries if (e.get("zh") or {}).get("title")),
         "with_see_also": sum(1 for e in entries if e.get("see_also")),
         "with_older_wordings": sum(1 for e in entries if e.get("older_errors")),
     }
+
+
+def _run_label(result: dict) -> str:
+    """`cpu, torch 2.0.1+cu117 (cuda 11.7 build), Python 3.11`."""
+    python = ".".join(str(result.get("python")).split(".")[:2])
+    where = " (this machine)" if result.get("source") == "local" else ""
+    return (
+        f"{result['device']}, torch {result.get('torch')} ({result.get('build')} build), "
+        f"Python {python}{where}"
+    )
+
+
+def _label_key(label: str) -> tuple:
+    device, _, rest = label.partition(", torch ")
+    version = rest.split(" ")[0].split("+")[0]
+    return (device, tuple(int(p) if p.isdigit() else 0 for p in version.split(".")), rest)
 
 
 def render_stats(figures: dict) -> str:
@@ -110,18 +130,22 @@ def render_stats(figures: dict) -> str:
     lines.append("by area:   " + ", ".join(f"{k} {v}" for k, v in figures["by_area"].items() if v))
     d = figures["devices"]
     lines.append(f"devices:   cpu {d['cpu']}, cuda {d['cuda']} (cuda only {d['cuda_only']})")
-    if figures["verified"]:
+    v = figures["verified"]
+    if v["proven"] or v["failed"] or v["stale"]:
         lines.append(
-            "verified:  "
-            + ", ".join(f"{k} {v}/{n}" for k, v in figures["verified"].items())
-            + "  ("
-            + ", ".join(f"{k}: {v}" for k, v in figures["verified_torch"].items())
-            + ")"
+            f"verified:  proven {v['proven']}/{n}, failed {v['failed']}, stale {v['stale']}, "
+            f"unverified {v['unverified']}"
         )
+        for label, count in figures["proven_on"].items():
+            lines.append(f"  {count:4d} proven on {label}")
     else:
-        lines.append("verified:  no record on this machine (run `kb verify` or `pytest entries/`)")
+        lines.append("verified:  no record (run `pytest entries/`, or scripts/verify_matrix.py)")
     if figures["verification_failed"]:
-        lines.append("FAILED:    " + ", ".join(figures["verification_failed"]))
+        lines.append("FAILED:    " + "; ".join(figures["verification_failed"]))
+    if figures["verification_stale"]:
+        lines.append(
+            "stale:     " + ", ".join(figures["verification_stale"]) + " (changed since verified)"
+        )
     lines.append(
         f"links {figures['with_links']}/{n}, zh {figures['with_zh']}/{n}, "
         f"look-alikes {figures['with_see_also']}/{n}, "

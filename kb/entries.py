@@ -72,6 +72,7 @@ def entry_from_document(doc: Document) -> Entry:
         requires=tuple(meta.get("requires") or ()),
         area=meta.get("area"),
         without_cuda=bool(meta.get("without_cuda", False)),
+        needs=tuple(meta.get("needs") or ()),
         cause_errors=tuple(meta.get("cause_errors") or ()),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},

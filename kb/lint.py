@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.model import BLOCK_ROLES, DEVICES, KINDS, SECTIONS
+from kb.model import BLOCK_ROLES, DEVICES, KINDS, NEEDS, SECTIONS
 from kb.parse import Document, ParseError, parse_document
 from kb.templates import TemplateError, check_template
 
@@ -57,6 +57,7 @@ KEYS_OPTIONAL = (
     "requires",
     "without_cuda",
     "cause_errors",
+    "needs",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -205,6 +206,10 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
         add(line_of("requires"), "KB003", "requires must be a list of importable module names")
     if "without_cuda" in meta and not isinstance(meta["without_cuda"], bool):
         add(line_of("without_cuda"), "KB003", "without_cuda must be true or false")
+    needs = meta.get("needs")
+    if needs is not None and (not isinstance(needs, list) or not all(n in NEEDS for n in needs)):
+        known = ", ".join(NEEDS)
+        add(line_of("needs"), "KB003", f"needs must be a list drawn from: {known}")
     timeout = meta.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0

@@ -25,6 +25,15 @@ SECTIONS: tuple[tuple[str, bool], ...] = (
     ("See also", False),
 )
 
+# Conditions an entry's `needs` may name: the installation a failure exists in, with the
+# words a skip reason uses for it (kb.environment tests them).
+NEEDS: dict[str, str] = {
+    "cpu-build": "a CPU-only build of torch",
+    "cuda-build": "a CUDA build of torch",
+    "no-cuda": "a machine where CUDA is unavailable",
+    "no-cuda-driver": "a machine without the NVIDIA driver",
+}
+
 # Code fences the harness runs, by the word after `python` in the info string.
 BLOCK_ROLES = ("repro", "fix", "check")
 
@@ -63,6 +72,7 @@ class Entry:
     area: str | None = None  # section of the catalogue index (kb.catalogue.AREAS)
     requires: tuple[str, ...] = ()  # modules beyond torch the blocks import (numpy, PIL)
     without_cuda: bool = False  # the failure only exists where CUDA is unavailable
+    needs: tuple[str, ...] = ()  # environment conditions (kb.environment.NEEDS)
     # Messages of the chained cause (`raise ... from`), when the raised line is shared.
     cause_errors: tuple[str, ...] = ()
     line: int = 1  # where the front matter starts, for reports

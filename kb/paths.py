@@ -161,3 +161,11 @@ def record_path() -> str:
     if env:
         return os.path.expanduser(env)
     return os.path.join(cache_dir(), "verified.json")
+
+
+def matrix_record_path() -> str:
+    """The verification matrix's record (scripts/verify_matrix.py), shipped inside kb."""
+    env = os.environ.get("KB_MATRIX_RECORD")
+    if env:
+        return os.path.expanduser(env)
+    return os.path.join(PACKAGE, "verified.json")

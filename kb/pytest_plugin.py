@@ -8,6 +8,7 @@ collects, reports and records.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -36,6 +37,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         dest="kb_no_record",
         help="do not write the verification record",
+    )
+    group.addoption(
+        "--kb-report",
+        dest="kb_report",
+        metavar="PATH",
+        help="write every entry's outcomes, with skip and failure reasons, to PATH (JSON)",
+    )
+    group.addoption(
+        "--kb-any-torch",
+        action="store_true",
+        dest="kb_any_torch",
+        help="run entries outside their torch range too (measures where a failure exists; "
+        "implies --kb-no-record)",
+    )
+    group.addoption(
+        "--kb-timeout-scale",
+        type=float,
+        default=1.0,
+        dest="kb_timeout_scale",
+        help="multiply every block's time limit (a busy or slow machine)",
     )
     parser.addini("kb_entries", type="paths", default=[], help="folders holding kb entries")
 
@@ -86,7 +107,7 @@ class EntryFile(pytest.File):
                     self, name=f"{phase}[{device}]", entry=entry, phase=phase, device=device
                 )
                 # Marked at collection so the skip is reported at the entry's own line.
-                reason = skip_reason(entry, phase, device)
+                reason = skip_reason(entry, phase, device, self.config.option.kb_any_torch)
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
@@ -130,11 +151,16 @@ class EntryItem(pytest.Item):
         from kb.verify import Skip, verify
 
         try:
-            verdict = verify(self.entry, self.phase, self.device)
+            option = self.config.option
+            verdict = verify(
+                self.entry, self.phase, self.device, option.kb_any_torch, option.kb_timeout_scale
+            )
         except Skip as skip:
             pytest.skip(str(skip))
         if not verdict.ok:
             raise EntryFailed(verdict.report())
+        # What the proof saw (the message torch printed): the matrix records it.
+        self.user_properties.append(("kb", verdict.summary))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, EntryFailed):
@@ -162,43 +188,119 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    # What the entries say as the run starts: an entry edited while it runs proves nothing.
+    from kb.proof import proof_digest
+
+    _digests.clear()
+    for folder in _catalogue_folders(session.config):
+        for file_name in paths.entry_files(folder):
+            _digests[str(Path(file_name).resolve())] = proof_digest(file_name)
+
+
+_digests: dict[str, str | None] = {}
+
+
+def _digest_if_unchanged(file_name: str) -> str | None:
+    """The entry's proof digest, or None if it changed (or went) since the run started."""
+    from kb.proof import proof_digest
+
+    now = proof_digest(file_name)
+    before = _digests.get(str(Path(file_name).resolve()), now)
+    return now if now == before else None
+
+
+def _detail(report: pytest.TestReport) -> str:
+    """Why a test was skipped or failed, or what the passing proof saw, in a few lines."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if report.failed:
+        lines = str(report.longrepr).strip().splitlines()
+        return "\n".join(lines[:4])[:600]
+    return dict(report.user_properties).get("kb", "")
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Kept on the report's node id; the record is written once, by the controller.
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
     parts = report.nodeid.split("::")
-    if len(parts) != 2 or not parts[0].endswith(".md") or "[" not in parts[1]:
+    if len(parts) != 2 or not parts[0].endswith(".md"):
         return
-    _pending.append((parts[0], parts[1], report.outcome))
+    _pending.append((parts[0], parts[1], report.outcome, _detail(report)))
 
 
-_pending: list[tuple[str, str, str]] = []
+_pending: list[tuple[str, str, str, str]] = []
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if hasattr(config, "workerinput") or config.getoption("kb_no_record") or not _pending:
+    if hasattr(config, "workerinput") or not _pending:
         return
-    try:
-        root = config.rootpath
-        write_record([(str(root / f), name, outcome) for f, name, outcome in _pending])
-    except OSError:
-        pass  # the record is a convenience; never fail a test run over it
-    finally:
-        _pending.clear()
+    root = config.rootpath
+    results = [(str(root / f), name, outcome, detail) for f, name, outcome, detail in _pending]
+    _pending.clear()
+    report_path = config.getoption("kb_report")
+    if report_path:
+        write_report(Path(report_path), results)
+    if config.getoption("kb_no_record") or config.getoption("kb_any_torch"):
+        return
+    # The record is a convenience; never fail a test run over it.
+    with contextlib.suppress(OSError):
+        write_record([r for r in results if "[" in r[1]])
 
 
-def file_digest(path: Path) -> str:
-    """What the record was verified against: a changed entry is no longer verified."""
-    import hashlib
+def environment() -> dict:
+    """The installation a run proves things on: torch, its build, Python, a GPU or not."""
+    import platform
 
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
-def write_record(results: list[tuple[str, str, str]]) -> Path:
-    """Merge this run's outcomes into the verification record that `kb show` reads."""
     import torch
 
+    from kb.environment import build
+
+    return {
+        "torch": torch.__version__,
+        "build": build(),
+        "python": platform.python_version(),
+        "platform": f"{platform.system().lower()}-{platform.machine()}",
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def _by_entry(results: list[tuple[str, str, str, str]]) -> tuple[dict, dict]:
+    """{entry id: {device: {phase: {outcome, detail}}}} and {entry id: file}."""
+    per_entry: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    files: dict[str, str] = {}
+    for file_name, name, outcome, detail in results:
+        phase, _, device = name.partition("[")
+        device = device.rstrip("]") or "any"
+        entry_id = Path(file_name).stem
+        files[entry_id] = file_name
+        result = {"outcome": outcome, "detail": detail} if detail else {"outcome": outcome}
+        per_entry.setdefault(entry_id, {}).setdefault(device, {})[phase] = result
+    return per_entry, files
+
+
+def write_report(target: Path, results: list[tuple[str, str, str, str]]) -> Path:
+    """One run's outcomes with the reasons, for scripts/verify_matrix.py (--kb-report)."""
+    per_entry, files = _by_entry(results)
+    report = {
+        "environment": environment(),
+        "entries": {
+            entry_id: {"digest": digest, **devices}
+            for entry_id, devices in sorted(per_entry.items())
+            if (digest := _digest_if_unchanged(files[entry_id])) is not None
+        },
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=1, sort_keys=True), encoding="utf-8")
+    return target
+
+
+def write_record(results: list[tuple[str, str, str, str]]) -> Path:
+    """Merge this run's outcomes into the local verification record that `kb show` reads."""
     target = Path(paths.record_path())
     try:
         record = json.loads(target.read_text(encoding="utf-8"))
@@ -207,36 +309,31 @@ def write_record(results: list[tuple[str, str, str]]) -> Path:
     except (OSError, ValueError):
         record = {"entries": {}}
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
-    names = {"cpu": "cpu"}
-    if torch.cuda.is_available():
-        names["cuda"] = torch.cuda.get_device_name(0)
-    per_entry: dict[str, dict[str, dict[str, str]]] = {}
-    files: dict[str, str] = {}
-    for file_name, name, outcome in results:
-        phase, _, device = name.partition("[")
-        device = device.rstrip("]")
-        entry_id = Path(file_name).stem
-        files[entry_id] = file_name
-        per_entry.setdefault(entry_id, {}).setdefault(device, {})[phase] = outcome
+    env = environment()
+    per_entry, files = _by_entry(results)
     for entry_id, devices in per_entry.items():
-        try:
-            sha = file_digest(Path(files[entry_id]))
-        except OSError:
+        digest = _digest_if_unchanged(files[entry_id])
+        if digest is None:
             continue
         slot = record["entries"].setdefault(entry_id, {})
         if not isinstance(slot, dict):  # a damaged record: this entry starts afresh
             slot = record["entries"][entry_id] = {}
         for device, phases in devices.items():
-            if all(v == "skipped" for v in phases.values()):
-                continue
+            outcomes = {p: r["outcome"] for p, r in phases.items()}
             slot[device] = {
-                "outcome": "passed" if all(v == "passed" for v in phases.values()) else "failed",
-                "phases": phases,
-                "torch": torch.__version__,
-                "cuda": torch.version.cuda,
-                "device_name": names.get(device, device),
+                "outcome": "passed"
+                if all(v == "passed" for v in outcomes.values())
+                else "failed"
+                if "failed" in outcomes.values()
+                else "skipped",
+                "phases": outcomes,
+                "details": {p: r["detail"] for p, r in phases.items() if "detail" in r},
+                "torch": env["torch"],
+                "build": env["build"],
+                "python": env["python"],
+                "device_name": (env["gpu"] or device) if device == "cuda" else device,
                 "date": now,
-                "sha": sha,
+                "digest": digest,
             }
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")

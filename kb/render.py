@@ -41,17 +41,11 @@ class _Markdown(Markdown):
     elements = {**Markdown.elements, "fence": _Code}
 
 
-def verified_line(verified: dict) -> str:
-    """`verified on torch 2.13.0: cpu (2026-11-23)`, from the last verification record."""
-    if not verified:
-        return "not verified on this machine yet (run `kb verify` or `pytest entries/`)"
-    parts = []
-    for device, rec in sorted(verified.items()):
-        name = rec.get("device_name", device)
-        label = device if name == device else f"{device} ({name})"
-        status = "" if rec.get("outcome") == "passed" else " FAILED"
-        parts.append(f"{label}{status} on torch {rec.get('torch')}, {rec.get('date')}")
-    return "verified: " + "; ".join(parts)
+def verified_line(verified: dict, entry_id: str = "") -> str:
+    """Where the entry's proof ran and how it went, from the verification records."""
+    from kb.proof import verification_lines
+
+    return "\n".join(verification_lines(verified, entry_id))
 
 
 def entry_markdown(entry: dict) -> str:
@@ -95,7 +89,11 @@ def render_entry(entry: dict, console: Console | None = None) -> None:
         f"devices: {', '.join(entry['devices'])}  ·  torch {entry['torch']}"
         + (f"  ·  fixed in {entry['fixed_in']}" if entry.get("fixed_in") else "")
     )
-    head.append("\n" + verified_line(entry.get("verified") or {}), style="green")
+    verified = entry.get("verified") or {}
+    style = {"proven": "green", "failed": "bold red", "stale": "yellow"}.get(
+        verified.get("status"), "dim"
+    )
+    head.append("\n" + verified_line(verified, entry["id"]), style=style)
     if entry.get("folder"):
         head.append(f"\nfrom {entry['folder']}", style="dim")
         if entry.get("overrides"):

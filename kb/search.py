@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 
-from kb import paths
 from kb.db import sqlite3
 from kb.tb import Paste, read_paste
 from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
@@ -891,22 +890,24 @@ def unexplained_message(query: str, hits: list[Hit]) -> str | None:
     return f"{last.type}: {last.message or first_line(last.detail)}"
 
 
-def _load_record(problems: list) -> dict:
-    """The verification record's entries: {id: {device: record}}. A record that is not
-    what kb writes is left aside with a Notice in `problems`, never an error."""
+def _load_record(problems: list) -> tuple[dict, dict]:
+    """The verification matrix's record, and this machine's entries ({id: {device:
+    record}}). A local record that is not what kb writes is left aside with a Notice in
+    `problems`, never an error."""
     import json
 
     from kb.index import Notice
+    from kb.proof import matrix_record
 
     where = paths.record_path()
     try:
         with open(where, encoding="utf-8") as fh:
             data = json.load(fh)
     except FileNotFoundError:
-        return {}
+        return matrix_record(), {}
     except (OSError, ValueError) as exc:
         problems.append(Notice(f"cannot read the verification record {where} ({exc})"))
-        return {}
+        return matrix_record(), {}
     entries = data.get("entries") if isinstance(data, dict) else None
     good = isinstance(entries, dict) and all(
         isinstance(devices, dict) and all(isinstance(rec, dict) for rec in devices.values())
@@ -914,12 +915,14 @@ def _load_record(problems: list) -> dict:
     )
     if not good:
         problems.append(Notice(f"the verification record {where} is not one kb wrote; ignoring it"))
-        return {}
-    return entries
+        return matrix_record(), {}
+    return matrix_record(), entries
 
 
-def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
+def _entry_dict(row: sqlite3.Row, records: tuple[dict, dict]) -> dict:
     import json
+
+    from kb.proof import proof_digest, verification
 
     return {
         "id": row["id"],
@@ -948,12 +951,8 @@ def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
         "path": row["path"],
         "folder": os.path.dirname(row["path"]),
         "overrides": row["overrides"] or None,  # the same id's file in a later folder
-        # A record made before the entry last changed proves nothing about it now.
-        "verified": {
-            device: rec
-            for device, rec in verified.get(row["id"], {}).items()
-            if rec.get("sha") == row["sha"]
-        },
+        # A result recorded for another version of the entry proves nothing about it now.
+        "verified": verification(row["id"], proof_digest(row["path"]), *records),
     }
 
 

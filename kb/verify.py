@@ -85,20 +85,25 @@ def cuda_skip_reason() -> str | None:
     return f"no CUDA device available (torch {torch.__version__}, built with {build})"
 
 
-def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
-    """Why this entry/phase/device is skipped here, or None to run it."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
+def skip_reason(entry: Entry, phase: str, device: str, any_torch: bool = False) -> str | None:
+    """Why this entry/phase/device is skipped here, or None to run it.
 
+    `any_torch` ignores the entry's torch range and fixed_in: that is how the verification
+    matrix measures on which releases a failure really exists.
+    """
     if device not in entry.devices:
         return f"{entry.id} applies to {', '.join(entry.devices)} only"
-    version = Version(torch.__version__.split("+")[0])
-    if not SpecifierSet(entry.torch).contains(version, prereleases=True):
-        return f"{entry.id} applies to torch {entry.torch}; this is {version}"
-    if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
-        return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
+    reason = None if any_torch else version_skip_reason(entry, phase)
+    if reason:
+        return reason
     if entry.without_cuda and torch.cuda.is_available():
         return f"{entry.id} only fails where CUDA is unavailable, and this machine has CUDA"
+    if entry.needs:
+        from kb.environment import unmet
+
+        reason = unmet(entry.needs)
+        if reason:
+            return f"{entry.id} {reason}"
     import importlib.util
 
     missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
@@ -106,6 +111,19 @@ def skip_reason(entry: Entry, phase: str, device: str) -> str | None:
         return f"{entry.id} needs {', '.join(missing)}, which is not installed"
     if device == "cuda":
         return cuda_skip_reason()
+    return None
+
+
+def version_skip_reason(entry: Entry, phase: str) -> str | None:
+    """Why the installed torch is outside the entry's range (or past its fix), or None."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    version = Version(torch.__version__.split("+")[0])
+    if not SpecifierSet(entry.torch).contains(version, prereleases=True):
+        return f"{entry.id} applies to torch {entry.torch}; this is {version}"
+    if phase == "repro" and entry.fixed_in and version >= Version(entry.fixed_in):
+        return f"{entry.id} was fixed in torch {entry.fixed_in}; this is {version}"
     return None
 
 
@@ -128,6 +146,18 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+def _default_device() -> torch.device | None:
+    """The device new tensors go to; None before torch 2.0, which cannot change it."""
+    get = getattr(torch, "get_default_device", None)  # torch 2.3+
+    if get is not None:
+        return get()
+    if not hasattr(torch, "set_default_device"):
+        return None
+    # torch 2.0-2.2: set_default_device keeps its DeviceContext in this module global.
+    context = getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None)
+    return torch.device(context.device) if context is not None else torch.device("cpu")
+
+
 @contextlib.contextmanager
 def _isolated_torch_state() -> Iterator[None]:
     """Undo global switches a block may flip, so one entry cannot change the next."""
@@ -135,7 +165,7 @@ def _isolated_torch_state() -> Iterator[None]:
     anomaly = torch.is_anomaly_enabled()
     anomaly_nan = torch.is_anomaly_check_nan_enabled()
     dtype = torch.get_default_dtype()
-    default_device = torch.get_default_device()
+    default_device = _default_device()
     deterministic = torch.are_deterministic_algorithms_enabled()
     # torch.compile's first call switches distribution argument checks off process-wide.
     validate = torch.distributions.Distribution._validate_args
@@ -145,7 +175,7 @@ def _isolated_torch_state() -> Iterator[None]:
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
-        if torch.get_default_device() != default_device:
+        if _default_device() != default_device:
             # None clears the device context; setting "cpu" would install one for good.
             is_plain_cpu = default_device == torch.device("cpu")
             torch.set_default_device(None if is_plain_cpu else default_device)
@@ -344,13 +374,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line(str(exc))}"
 
 
-def verify(entry: Entry, phase: str, device: str) -> Verdict:
-    """Run one phase ('repro' or 'fix') of an entry on a device and judge it."""
-    reason = skip_reason(entry, phase, device)
+def verify(
+    entry: Entry, phase: str, device: str, any_torch: bool = False, timeout_scale: float = 1.0
+) -> Verdict:
+    """Run one phase ('repro' or 'fix') of an entry on a device and judge it.
+
+    `timeout_scale` stretches the blocks' time limits, for a busy machine (the limits stop
+    runaway blocks; they do not judge speed).
+    """
+    reason = skip_reason(entry, phase, device, any_torch)
     if reason:
         raise Skip(reason)
     block = entry.blocks[phase]
-    timeout = entry.timeout or DEFAULT_TIMEOUT
+    timeout = (entry.timeout or DEFAULT_TIMEOUT) * timeout_scale
     module = new_namespace(device)
     run = run_block(block, entry.path, module, timeout)
 

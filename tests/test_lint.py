@@ -39,6 +39,7 @@ def test_valid_entry_is_clean(tmp_path):
         ("Autograd needs a starting gradient; it only makes one up for scalars.", "", "25:KB019"),
         ("tags: [autograd]", "tags: [autograd]\nsee_also: [no-such-entry]", "10:KB016"),
         ("tags: [autograd]", "tags: [autograd]\nlinks: [not a url]", "10:KB022"),
+        ("tags: [autograd]", "tags: [autograd]\nneeds: [a-big-gpu]", "10:KB003"),
         ("## Symptom", "# Big title\n\n## Symptom", "17:KB013"),
     ],
 )

@@ -68,4 +68,4 @@ def test_record_is_written_for_kb_show(pytester, tmp_path, monkeypatch):
     data = json.loads(record.read_text())
     cpu = data["entries"]["vector-backward"]["cpu"]
     assert cpu["outcome"] == "passed" and cpu["phases"] == {"repro": "passed", "fix": "passed"}
-    assert cpu["torch"] and cpu["date"] and len(cpu["sha"]) == 40
+    assert cpu["torch"] and cpu["date"] and len(cpu["digest"]) == 16

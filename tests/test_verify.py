@@ -206,6 +206,19 @@ def test_skips_say_why(tmp_path):
             verify(make(tmp_path, entry_text()), "repro", "cuda")
 
 
+def test_entries_needing_another_installation_skip_with_the_condition(tmp_path):
+    import torch
+
+    cpu_build = torch.version.cuda is None and not getattr(torch.version, "hip", None)
+    wrong, right = ("cuda-build", "cpu-build") if cpu_build else ("cpu-build", "cuda-build")
+    needs = 'torch: ">=1.0"\nneeds: [{}]'
+    elsewhere = make(tmp_path, entry_text().replace('torch: ">=1.0"', needs.format(wrong)))
+    with pytest.raises(Skip, match=f"needs a {wrong[:3].upper()}"):
+        verify(elsewhere, "repro", "cpu")
+    here = make(tmp_path, entry_text().replace('torch: ">=1.0"', needs.format(right)))
+    assert verify(here, "repro", "cpu").ok
+
+
 def test_blocks_cannot_leak_global_state(tmp_path):
     import torch
 
