@@ -896,6 +896,7 @@ def _load_record(problems: list) -> tuple[dict, dict]:
     `problems`, never an error."""
     import json
 
+    from kb import paths
     from kb.index import Notice
     from kb.proof import matrix_record
 
