@@ -14,7 +14,7 @@ import os
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-13"
+SCHEMA = "kb-index-14"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -80,7 +80,7 @@ ENTRY_COLUMNS = (
     "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
     "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "sha",
     "errors_text", "symptom_text", "zh", "symptom", "cause", "explanation", "diagnose",
-    "repro", "fix", "check_code", "fix_text", "see_also_text", "body",
+    "repro", "fix", "check_code", "fix_text", "see_also_text", "bandaids", "body",
 )  # fmt: skip
 
 
@@ -122,6 +122,10 @@ def entry_row(entry) -> dict:
         "check_code": entry.check,
         "fix_text": entry.sections.get("Fix", ""),
         "see_also_text": entry.sections.get("See also", ""),
+        "bandaids": json.dumps(
+            [{"label": b.label, "code": b.block.code} for b in entry.bandaids],
+            ensure_ascii=False,
+        ),
         "path": entry.path,
         "sha": entry.sha,
         "errors_text": errors_text,

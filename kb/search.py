@@ -764,6 +764,7 @@ def _entry_dict(row: sqlite3.Row, verified: dict) -> dict:
         "check": row["check_code"],
         "see_also": json.loads(row["see_also"]),
         "see_also_text": row["see_also_text"],
+        "bandaids": json.loads(row["bandaids"]),
         "tags": json.loads(row["tags"]),
         "devices": json.loads(row["devices"]),
         "torch": row["torch"],
