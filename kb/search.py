@@ -829,6 +829,7 @@ def list_entries(
                     "see_also",
                     "path",
                     "verified",
+                    "bandaids",
                 )
             }
         )

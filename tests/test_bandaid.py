@@ -133,3 +133,10 @@ def test_show_lists_bandaids_as_why_not_just(catalogue, capsys):
     assert main(["show", "vector-backward"]) == 0
     out = capsys.readouterr().out
     assert "Why not just ..." in out and "(w * 2).mean().backward()" in out
+
+
+def test_stats_count_bandaids(catalogue, capsys):
+    (catalogue / "vector-backward.md").write_text(with_bandaids(MEAN, ONES), encoding="utf-8")
+    assert main(["stats", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["with_bandaids"], figures["bandaids"]) == (1, 2)
