@@ -124,6 +124,7 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
         end = heads[n + 1][0] if n + 1 < len(heads) else len(body_lines)
         text_ = "\n".join(body_lines[start + 1 : end]).strip("\n")
         doc.sections.append(Section(title=title, line=body_line + start, text=text_))
+
     def owner_of(start_line: int) -> str | None:
         owner = None
         for start, title in heads:
