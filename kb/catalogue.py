@@ -104,6 +104,8 @@ def stats(entries: list[dict]) -> dict:
         "with_zh": sum(1 for e in entries if (e.get("zh") or {}).get("title")),
         "with_see_also": sum(1 for e in entries if e.get("see_also")),
         "with_older_wordings": sum(1 for e in entries if e.get("older_errors")),
+        "with_bandaids": sum(1 for e in entries if e.get("bandaids")),
+        "bandaids": sum(len(e.get("bandaids") or ()) for e in entries),
     }
 
 
@@ -151,6 +153,7 @@ def render_stats(figures: dict) -> str:
         f"look-alikes {figures['with_see_also']}/{n}, "
         f"older wordings {figures['with_older_wordings']}/{n}"
     )
+    lines.append(f"band-aids: {figures['bandaids']} in {figures['with_bandaids']}/{n} entries")
     top = list(figures["by_tag"].items())[:12]
     lines.append("top tags:  " + ", ".join(f"{k} {v}" for k, v in top))
     return "\n".join(lines)

@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("verify", help="run every entry's repro and fix (needs pytest)")
+    p = sub.add_parser("verify", help="run every entry's repro, fix and band-aids (needs pytest)")
     p.add_argument("--device", action="append", choices=("cpu", "cuda"))
     p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     p.set_defaults(func=cmd_verify)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kb.lint import Problem, lint_catalogue, lint_document
-from kb.model import BLOCK_ROLES, CodeBlock, Entry
+from kb.model import BANDAID_ROLE, BLOCK_ROLES, BandAid, CodeBlock, Entry
 from kb.parse import Document, ParseError, parse_document
 
 
@@ -47,10 +47,14 @@ def entry_from_document(doc: Document) -> Entry:
     """Build an Entry from a document that passed `lint_document`."""
     meta = doc.meta
     blocks: dict[str, CodeBlock] = {}
+    bandaids: list[BandAid] = []
     for fence in doc.fences:
         words = fence.info.split()
         if len(words) >= 2 and words[0] == "python" and words[1] in BLOCK_ROLES:
             blocks.setdefault(words[1], CodeBlock(words[1], fence.code, fence.line))
+        elif words[:2] == ["python", BANDAID_ROLE]:
+            block = CodeBlock(BANDAID_ROLE, fence.code, fence.line)
+            bandaids.append(BandAid(" ".join(fence.lead.split()), block))
     zh = meta.get("zh") or {}
     timeout = meta.get("timeout")
     return Entry(
@@ -77,6 +81,7 @@ def entry_from_document(doc: Document) -> Entry:
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,
+        bandaids=tuple(bandaids),
         path=doc.path,
         sha=doc.sha,
     )

@@ -157,7 +157,7 @@ ENTRY_COLUMNS = (
     "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "overrides",
     "sha",
     "errors_text", "symptom_text", "zh", "symptom", "cause", "explanation", "diagnose",
-    "repro", "fix", "check_code", "fix_text", "see_also_text", "body",
+    "repro", "fix", "check_code", "fix_text", "see_also_text", "bandaids", "body",
 )  # fmt: skip
 
 
@@ -199,6 +199,10 @@ def entry_row(entry) -> dict:
         "check_code": entry.check,
         "fix_text": entry.sections.get("Fix", ""),
         "see_also_text": entry.sections.get("See also", ""),
+        "bandaids": json.dumps(
+            [{"label": b.label, "code": b.block.code} for b in entry.bandaids],
+            ensure_ascii=False,
+        ),
         "path": entry.path,
         "overrides": "",  # the file of a later folder's entry with this id, if any
         "sha": entry.sha,

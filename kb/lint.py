@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.model import BLOCK_ROLES, DEVICES, KINDS, NEEDS, SECTIONS
+from kb.model import BANDAID_ROLE, BANDAID_SECTION, BLOCK_ROLES, DEVICES, KINDS, NEEDS, SECTIONS
 from kb.parse import Document, ParseError, parse_document
 from kb.templates import TemplateError, check_template
 
@@ -43,6 +43,10 @@ RULES: dict[str, str] = {
     "KB025": "area is one of the catalogue's areas (see kb/catalogue.py)",
     "KB030": "no control characters (escape sequences, bells, carriage returns) in the file",
     "KB031": "lines of Python code blocks are at most 79 columns (kb show fits 80 columns)",
+    "KB026": "a ```python bandaid block sits in '## Why not just', after the paragraph that "
+    "names it and says why it is wrong",
+    "KB027": "'## Why not just' holds band-aids only: each paragraph introduces a "
+    "```python bandaid block",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
@@ -217,6 +221,7 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
         add(line_of("timeout"), "KB003", "timeout must be a positive number of seconds")
 
     out.extend(_lint_body(doc, check_code))
+    out.extend(_lint_bandaids(doc, check_code))
     out.extend(_lint_todo(doc))
     out.extend(_lint_characters(doc, check_code))
     return sorted(out)
@@ -245,6 +250,69 @@ def _lint_characters(doc: Document, check_code: bool = True) -> list[Problem]:
                         f"code line of {len(line)} columns: wrap it within {MAX_CODE_COLUMNS}",
                     )
                 )
+    return out
+
+
+def _lint_bandaids(doc: Document, check_code: bool = True) -> list[Problem]:
+    """Band-aid blocks: where they sit, their labels, and a section holding nothing else."""
+    out: list[Problem] = []
+    fences = [f for f in doc.fences if f.info.split()[:2] == ["python", BANDAID_ROLE]]
+    for fence in fences:
+        if fence.section != BANDAID_SECTION or not fence.lead:
+            where = "" if fence.section == BANDAID_SECTION else f" in '## {BANDAID_SECTION}'"
+            out.append(
+                Problem(
+                    doc.path,
+                    fence.line - 1,
+                    "KB026",
+                    f"the ```python bandaid block belongs{where} after a paragraph that names "
+                    "the band-aid and says why it is wrong",
+                )
+            )
+        if check_code:
+            try:
+                compile(fence.code, doc.path, "exec")
+            except SyntaxError as exc:
+                line = fence.line + (exc.lineno or 1) - 1
+                out.append(Problem(doc.path, line, "KB015", f"bandaid block: {exc.msg}"))
+    section = next((s for s in doc.sections if s.title == BANDAID_SECTION), None)
+    if section is None:
+        return out
+    if not any(f.section == BANDAID_SECTION for f in fences):
+        out.append(
+            Problem(
+                doc.path,
+                section.line,
+                "KB027",
+                f"'## {BANDAID_SECTION}' needs at least one ```python bandaid block",
+            )
+        )
+    for para in doc.paragraphs:
+        if para.section == BANDAID_SECTION and not para.leads_fence:
+            out.append(
+                Problem(
+                    doc.path,
+                    para.line,
+                    "KB027",
+                    "a paragraph in '## Why not just' must introduce the ```python bandaid "
+                    "block right after it (put other prose under '## Fix')",
+                )
+            )
+    others = [
+        f
+        for f in doc.fences
+        if f.section == BANDAID_SECTION and f.info.split()[:2] != ["python", BANDAID_ROLE]
+    ]
+    for fence in others:
+        out.append(
+            Problem(
+                doc.path,
+                fence.line - 1,
+                "KB027",
+                f"'## {BANDAID_SECTION}' holds only ```python bandaid blocks, not "
+                f"```{fence.info or '(no info)'}",
+            )
+        )
     return out
 
 

@@ -21,6 +21,7 @@ SECTIONS: tuple[tuple[str, bool], ...] = (
     ("Diagnose", False),
     ("Repro", True),
     ("Fix", True),
+    ("Why not just", False),
     ("Check", False),
     ("See also", False),
 )
@@ -36,6 +37,9 @@ NEEDS: dict[str, str] = {
 
 # Code fences the harness runs, by the word after `python` in the info string.
 BLOCK_ROLES = ("repro", "fix", "check")
+# Tempting wrong fixes, any number, under `## Why not just`: the check must reject each.
+BANDAID_ROLE = "bandaid"
+BANDAID_SECTION = "Why not just"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,14 @@ class CodeBlock:
     role: str
     code: str
     line: int  # 1-based line number of the first line of code (after the fence)
+
+
+@dataclass(frozen=True)
+class BandAid:
+    """A tempting wrong fix: what it is and why it is wrong (label), and its code."""
+
+    label: str
+    block: CodeBlock
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class Entry:
     line: int = 1  # where the front matter starts, for reports
     sha: str = ""  # of the file's bytes
     section_lines: dict[str, int] = field(default_factory=dict)
+    bandaids: tuple[BandAid, ...] = ()
 
     @property
     def symptom(self) -> str:

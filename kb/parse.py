@@ -53,6 +53,15 @@ class Fence:
     code: str
     line: int  # first line of code, after the opening fence
     section: str | None  # title of the level-2 section it sits in
+    lead: str = ""  # the paragraph directly before the fence (a band-aid's label), if any
+
+
+@dataclass
+class Paragraph:
+    text: str
+    line: int
+    section: str | None
+    leads_fence: bool  # the next block is a fence: the paragraph introduces it
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     fences: list[Fence] = field(default_factory=list)
     headings_other: list[tuple[int, str]] = field(default_factory=list)  # (line, "# x")
+    paragraphs: list[Paragraph] = field(default_factory=list)
     body_line: int = 1
     controls: list[tuple[int, str]] = field(default_factory=list)  # (line, char) to report
     sha: str = ""  # of the file's bytes: what a verification record was made against
@@ -143,18 +153,37 @@ def parse_document(text: str, path: str = "<entry>") -> Document:
         end = heads[n + 1][0] if n + 1 < len(heads) else len(body_lines)
         text_ = "\n".join(body_lines[start + 1 : end]).strip("\n")
         doc.sections.append(Section(title=title, line=body_line + start, text=text_))
-    for tok in tokens:
-        if tok.type == "fence" and tok.map is not None:
-            owner = None
-            for start, title in heads:
-                if start <= tok.map[0]:
-                    owner = title
+
+    def owner_of(start_line: int) -> str | None:
+        owner = None
+        for start, title in heads:
+            if start <= start_line:
+                owner = title
+        return owner
+
+    # Top-level blocks in order: a paragraph directly followed by a fence is its lead.
+    previous: Paragraph | None = None
+    for i, tok in enumerate(tokens):
+        if tok.level != 0 or tok.map is None or tok.type.endswith("_close"):
+            continue
+        if tok.type == "paragraph_open":
+            text = tokens[i + 1].content.strip()
+            previous = Paragraph(text, body_line + tok.map[0], owner_of(tok.map[0]), False)
+            doc.paragraphs.append(previous)
+            continue
+        lead = ""
+        if tok.type == "fence" and previous is not None:
+            previous.leads_fence = True
+            lead = previous.text
+        previous = None
+        if tok.type == "fence":
             doc.fences.append(
                 Fence(
                     info=tok.info.strip(),
                     code=tok.content,
                     line=body_line + tok.map[0] + 1,
-                    section=owner,
+                    section=owner_of(tok.map[0]),
+                    lead=lead,
                 )
             )
     return doc

@@ -98,7 +98,7 @@ class EntryFile(pytest.File):
                 self, name="format", problems=[str(p) for p in exc.problems]
             )
             return
-        from kb.verify import skip_reason
+        from kb.verify import bandaid_phase, skip_reason
 
         devices = self.config.getoption("kb_devices") or list(DEVICES)
         for device in devices:
@@ -108,6 +108,19 @@ class EntryFile(pytest.File):
                 )
                 # Marked at collection so the skip is reported at the entry's own line.
                 reason = skip_reason(entry, phase, device, self.config.option.kb_any_torch)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+                yield item
+            for number, _ in enumerate(entry.bandaids, 1):
+                item = EntryItem.from_parent(
+                    self,
+                    name=f"{bandaid_phase(number)}[{device}]",
+                    entry=entry,
+                    phase=bandaid_phase(number),
+                    device=device,
+                    bandaid=number,
+                )
+                reason = skip_reason(entry, "repro", device)
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
@@ -141,20 +154,25 @@ class FormatItem(pytest.Item):
 
 
 class EntryItem(pytest.Item):
-    def __init__(self, *, entry: Entry, phase: str, device: str, **kwargs) -> None:
+    def __init__(
+        self, *, entry: Entry, phase: str, device: str, bandaid: int | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.entry = entry
         self.phase = phase
         self.device = device
+        self.bandaid = bandaid  # 1-based number of the band-aid block this item rejects
 
     def runtest(self) -> None:
-        from kb.verify import Skip, verify
+        from kb.verify import Skip, verify, verify_bandaid
 
         try:
             option = self.config.option
-            verdict = verify(
-                self.entry, self.phase, self.device, option.kb_any_torch, option.kb_timeout_scale
-            )
+            scale = (option.kb_any_torch, option.kb_timeout_scale)
+            if self.bandaid is not None:
+                verdict = verify_bandaid(self.entry, self.bandaid, self.device, *scale)
+            else:
+                verdict = verify(self.entry, self.phase, self.device, *scale)
         except Skip as skip:
             pytest.skip(str(skip))
         if not verdict.ok:
@@ -168,7 +186,10 @@ class EntryItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        block = self.entry.blocks[self.phase]
+        if self.bandaid is not None:
+            block = self.entry.bandaids[self.bandaid - 1].block
+        else:
+            block = self.entry.blocks[self.phase]
         return self.path, block.line - 1, f"{self.entry.id} {self.phase}[{self.device}]"
 
 

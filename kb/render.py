@@ -69,6 +69,7 @@ def entry_markdown(entry: dict) -> str:
             out += [f"## {title}", "", entry[key], ""]
     out += ["## Repro", "", "```python", entry["repro"].rstrip(), "```", ""]
     out += ["## Fix", "", entry["fix_text"] or f"```python\n{entry['fix']}```", ""]
+    out += bandaids_markdown(entry.get("bandaids") or [])
     if entry.get("check"):
         out += ["## Check", "", "```python", entry["check"].rstrip(), "```", ""]
     if entry.get("see_also_text"):
@@ -76,6 +77,16 @@ def entry_markdown(entry: dict) -> str:
     if entry.get("links"):
         out += ["## Reports", ""] + [f"- {u}" for u in entry["links"]] + [""]
     return "\n".join(out)
+
+
+def bandaids_markdown(bandaids: list[dict]) -> list[str]:
+    """Tempting wrong fixes, each with why the check rejects it: "Why not just ..."."""
+    if not bandaids:
+        return []
+    out = ["## Why not just ...", ""]
+    for b in bandaids:
+        out += [b["label"], "", "```python", b["code"].rstrip(), "```", ""]
+    return out
 
 
 def render_entry(entry: dict, console: Console | None = None) -> None:

@@ -943,6 +943,7 @@ def _entry_dict(row: sqlite3.Row, records: tuple[dict, dict]) -> dict:
         "check": row["check_code"],
         "see_also": json.loads(row["see_also"]),
         "see_also_text": row["see_also_text"],
+        "bandaids": json.loads(row["bandaids"]),
         "tags": json.loads(row["tags"]),
         "devices": json.loads(row["devices"]),
         "torch": row["torch"],
@@ -1007,6 +1008,7 @@ def list_entries(
                     "folder",
                     "overrides",
                     "verified",
+                    "bandaids",
                 )
             }
         )

@@ -456,3 +456,58 @@ def verify(
             ["(if torch fixed it, set fixed_in; else make the check observe the failure)"],
         )
     return verdict(True, "raised nothing and failed the health check, as documented", problems)
+
+
+def bandaid_phase(number: int) -> str:
+    """The phase name of an entry's band-aid `number` (1-based): `bandaid1`."""
+    return f"bandaid{number}"
+
+
+def verify_bandaid(
+    entry: Entry, number: int, device: str, any_torch: bool = False, timeout_scale: float = 1.0
+) -> Verdict:
+    """Prove that the check rejects band-aid `number` (1-based), as it rejects the repro.
+
+    A band-aid is tempting because the symptom goes away: it must run without raising (a
+    block that still raises is no band-aid, or is broken), and the health check must then
+    fail with an assertion. A check that passes cannot tell the band-aid from the fix.
+    """
+    # A band-aid works around the failure; where torch fixed it there is nothing to reject.
+    reason = skip_reason(entry, "repro", device, any_torch)
+    if reason:
+        raise Skip(reason)
+    bandaid = entry.bandaids[number - 1]
+    block = bandaid.block
+    timeout = (entry.timeout or DEFAULT_TIMEOUT) * timeout_scale
+    module = new_namespace(device)
+    run = run_block(block, entry.path, module, timeout)
+    phase = bandaid_phase(number)
+
+    def verdict(ok: bool, summary: str, details: list[str] | None = None) -> Verdict:
+        return Verdict(ok, entry, phase, device, summary, details or [], block)
+
+    if isinstance(run.error, BlockTimeout):
+        return verdict(False, f"did not finish: {run.error}")
+    if run.error is not None:
+        return verdict(
+            False,
+            f"raised {_describe(run.error)}; a band-aid runs (it hides the failure) "
+            "and the check must reject it",
+            _frame_lines(run),
+        )
+    try:
+        passed, problems = run_check(entry, module, timeout)
+    except CheckBroken as broken:
+        return verdict(
+            False,
+            f"the check crashed on the band-aid: {_describe(broken.run.error)}; "
+            "it must reject it with a failing assert",
+            _frame_lines(broken.run),
+        )
+    if passed:
+        return verdict(
+            False,
+            "the health check passes after this band-aid: it cannot tell it from the fix",
+            [f"band-aid: {bandaid.label}", "(make the check observe what the band-aid gets wrong)"],
+        )
+    return verdict(True, "raised nothing and the health check rejected it", problems)
