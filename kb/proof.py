@@ -231,7 +231,7 @@ def verification_lines(verified: dict, entry_id: str = "") -> list[str]:
     if verified.get("stale"):
         n = len(verified["stale"])
         lines.append(
-            f"stale: {n} result{'s' if n > 1 else ''} recorded for an earlier version of this "
-            "entry prove nothing now (rerun scripts/verify_matrix.py or pytest entries/)"
+            f"stale: {n} result{'s' if n > 1 else ''} for an earlier version of this entry, "
+            "not counted as proof (rerun scripts/verify_matrix.py or pytest entries/)"
         )
     return lines

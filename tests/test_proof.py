@@ -65,7 +65,7 @@ def test_current_results_prove_and_changed_entries_are_stale():
 
     stale = verification("e", "d2", matrix("d1"), {})
     assert stale["status"] == "stale" and not stale["proven"] and len(stale["stale"]) == 2
-    assert verification_lines(stale, "e")[0].startswith("stale: 2 results recorded for an earlier")
+    assert verification_lines(stale, "e")[0].startswith("stale: 2 results for an earlier version")
 
     failed = verification("e", "d1", matrix("d1", "failed", "raised ValueError: x"), {})
     assert failed["status"] == "failed"
@@ -111,4 +111,4 @@ def test_kb_show_reports_the_matrix_record(catalogue, tmp_path, monkeypatch, cap
     path = catalogue / "vector-backward.md"
     path.write_text(path.read_text().replace("(w * 2)", "(w * 3)"), encoding="utf-8")
     assert main(["show", "vector-backward"]) == 0
-    assert "stale: 2 results recorded for an earlier version" in capsys.readouterr().out
+    assert "stale: 2 results for an earlier version" in capsys.readouterr().out
