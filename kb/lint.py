@@ -41,6 +41,7 @@ RULES: dict[str, str] = {
     "KB023": "a runnable block sits in its own section (repro: Repro, fix: Fix, check: Check)",
     "KB024": "no TODO left from the `kb new` template",
     "KB025": "area is one of the catalogue's areas (see kb/catalogue.py)",
+    "KB026": "snippets names kb.snippets helpers that can be proven on an entry",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
@@ -55,6 +56,7 @@ KEYS_OPTIONAL = (
     "requires",
     "without_cuda",
     "cause_errors",
+    "snippets",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -195,6 +197,13 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
 
     if "area" in meta and meta["area"] not in AREA_KEYS:
         add(line_of("area"), "KB025", f"area must be one of: {', '.join(AREA_KEYS)}")
+    snippets = meta.get("snippets")
+    if snippets is not None:
+        from kb.snippets import PROVABLE
+
+        if not isinstance(snippets, list) or not all(s in PROVABLE for s in snippets):
+            names = ", ".join(PROVABLE)
+            add(line_of("snippets"), "KB026", f"snippets must list helpers among: {names}")
     requires = meta.get("requires")
     if requires is not None and (
         not isinstance(requires, list)

@@ -85,6 +85,18 @@ class EntryFile(pytest.File):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
+            for helper in entry.snippets:
+                item = SnippetItem.from_parent(
+                    self,
+                    name=f"snippet-{helper}[{device}]",
+                    entry=entry,
+                    helper=helper,
+                    device=device,
+                )
+                reason = skip_reason(entry, "repro", device) or skip_reason(entry, "fix", device)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+                yield item
 
 
 class EntryFailed(Exception):
@@ -141,6 +153,33 @@ class EntryItem(pytest.Item):
         return self.path, block.line - 1, f"{self.entry.id} {self.phase}[{self.device}]"
 
 
+class SnippetItem(pytest.Item):
+    """A kb.snippets helper must report the entry's repro and find its fix clean."""
+
+    def __init__(self, *, entry: Entry, helper: str, device: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entry = entry
+        self.helper = helper
+        self.device = device
+
+    def runtest(self) -> None:
+        from kb.snippets.prove import prove
+
+        proof = prove(self.entry, self.helper, self.device)
+        if not proof.ok:
+            where = f"{self.entry.path}:{self.entry.line}"
+            lines = [f"{where}: snippet {self.helper} on {self.device}: {proof.summary}"]
+            raise EntryFailed("\n".join(lines + ["  " + d for d in proof.details]))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, EntryFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.entry.id} snippet-{self.helper}[{self.device}]"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Kept on the report's node id; the record is written once, by the controller.
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
@@ -148,6 +187,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     parts = report.nodeid.split("::")
     if len(parts) != 2 or not parts[0].endswith(".md") or "[" not in parts[1]:
         return
+    if parts[1].partition("[")[0] not in PHASES:
+        return  # snippet proofs judge the helpers, not the entry's verification
     _pending.append((parts[0], parts[1], report.outcome))
 
 
