@@ -69,7 +69,7 @@ def _graph_kept_alive(execute: Execute, namespace: dict) -> tuple[list, BlockRun
 
     with watch_graphs() as watch:
         run = execute()
-    return [watch.report()], run
+    return [watch.report(namespace)], run
 
 
 def _nonfinite(execute: Execute, namespace: dict) -> tuple[list, BlockRun]:
