@@ -78,6 +78,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.snippet is not None:
+        return _show_snippet(args.snippet)
+    if args.id is None:
+        raise UserError("give an entry id (kb list shows them), or --snippet NAME")
     from kb.search import get_entry, suggest_ids
 
     entry, problems = get_entry(args.id)
@@ -92,6 +96,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     from kb.render import render_entry
 
     render_entry(entry)
+    return 0
+
+
+def _show_snippet(name: str) -> int:
+    from kb.snippets import HELPERS, source
+
+    if name not in HELPERS:
+        known = "\n".join(f"  {n:<20} {summary}" for n, (_, _, summary) in HELPERS.items())
+        raise UserError(f"no snippet '{name}'; the helpers are:\n{known}")
+    sys.stdout.write(source(name))
     return 0
 
 
@@ -308,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("show", help="print one entry")
-    p.add_argument("id")
+    p.add_argument("id", nargs="?")
+    p.add_argument(
+        "--snippet", metavar="NAME", help="print a kb.snippets helper's source, pasteable alone"
+    )
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(func=cmd_show)
 

@@ -114,9 +114,10 @@ def _flags(tensors) -> tuple[bool, bool]:
 
 def _user_line() -> str:
     """The innermost frame outside torch and this helper: the user's line."""
+    here = _user_line.__code__.co_filename  # this helper's file, wherever it was pasted
     for frame in reversed(traceback.extract_stack()[:-2]):
         name = frame.filename.replace("\\", "/")
-        if "/torch/" in name or name == __file__ or "/kb/snippets/" in name:
+        if "/torch/" in name or frame.filename == here:
             continue
         return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
     return ""
