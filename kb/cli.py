@@ -371,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        # The program's own arguments are not kb's to parse; its errors are not kb's either.
+        from kb.hook.run import main as run_main
+
+        return run_main(argv[1:])
     args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
     if args is None:
         parser = build_parser()
