@@ -75,7 +75,7 @@ r = loc.report()""",
     for name, code in usage.items():
         (tmp_path / f"{name}.py").write_text(snippets.source(name) + code, encoding="utf-8")
         runner += [
-            f"sys.modules['pasted'] = module = types.ModuleType('pasted')",
+            "sys.modules['pasted'] = module = types.ModuleType('pasted')",
             "ns = module.__dict__",
             f"exec(compile(open({name!r} + '.py').read(), {name!r}, 'exec'), ns)",
             f"out[{name!r}] = [str(ns['r']), ns['r'].as_dict()]",
