@@ -127,6 +127,9 @@ def _value(nan: bool, inf: bool) -> str:
     return "nan and inf" if nan and inf else ("nan" if nan else "inf")
 
 
+_UNINITIALISED = ("empty", "new_empty", "resize_", "set_")
+
+
 class _Checker(TorchDispatchMode):
     def __init__(self, locator):
         super().__init__()
@@ -136,6 +139,8 @@ class _Checker(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         loc = self.locator
+        if func.__name__.startswith(_UNINITIALISED):
+            return out  # torch.empty & co. return whatever was in memory: not computed
         backward = torch._C._current_graph_task_id() != -1
         if (loc.forward is not None and not backward) or (loc.backward is not None and backward):
             return out
