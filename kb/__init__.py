@@ -3,14 +3,14 @@
 __version__ = "0.1.0"
 
 
-def install(*, warnings: bool = True, threads: bool = True) -> None:
+def install(*, warnings: bool = True, threads: bool = True, exceptions: bool = True) -> None:
     """After an uncaught exception's traceback, name the catalogue entry that explains it.
 
     Chains onto the hooks already installed; see kb.hook. Costs nothing until a crash.
     """
     from kb.hook import install as _install
 
-    _install(warnings=warnings, threads=threads)
+    _install(warnings=warnings, threads=threads, exceptions=exceptions)
 
 
 def uninstall() -> None:

@@ -90,13 +90,18 @@ def _showwarning(message, category, filename, lineno, file=None, line=None) -> N
         _write(note.text(), file)
 
 
-def install(*, warnings: bool = True, threads: bool = True) -> None:
+def is_installed() -> bool:
+    return bool(_state.get("installed"))
+
+
+def install(*, warnings: bool = True, threads: bool = True, exceptions: bool = True) -> None:
     """Add kb's note after uncaught exceptions (and documented warnings). Idempotent."""
     if _state.get("installed"):
         return
     _state["installed"] = True
-    _state["excepthook"] = sys.excepthook
-    sys.excepthook = _excepthook
+    if exceptions:
+        _state["excepthook"] = sys.excepthook
+        sys.excepthook = _excepthook
     if threads:
         import threading
 
@@ -113,7 +118,7 @@ def uninstall() -> None:
     """Put back the hooks that were there before install(), where kb's are still in place."""
     if not _state.pop("installed", False):
         return
-    if sys.excepthook is _excepthook:
+    if "excepthook" in _state and sys.excepthook is _excepthook:
         sys.excepthook = _state["excepthook"]
     if "threading_excepthook" in _state:
         import threading

@@ -36,6 +36,7 @@ ENTRIES = {
     "zero": "zero-grad-between-backward-and-step",
     "stale": "missing-zero-grad",
     "missing": "parameter-unused-in-forward",
+    "cleared": "zero-grad-between-backward-and-step",
 }
 
 REASONS = {
@@ -54,6 +55,8 @@ REASONS = {
     "left over from an earlier step (no zero_grad()?)",
     "missing": "no gradient reached it: unused in forward, or cut from the loss's graph "
     "(watch a step with gradient_flow() to tell which)",
+    "cleared": "backward() did give it a gradient, but something cleared it afterwards "
+    "(optimizer.zero_grad() between backward() and step()?)",
 }
 
 
@@ -176,6 +179,8 @@ def _report(named: dict, watch) -> GradientReport:
             reached = key in watch.reached
             if problem is None and not reached:
                 problem = reason = "stale"
+            elif problem == "missing" and reached:
+                reason = "cleared"
             elif problem == "missing":
                 reason = {"graph": "cut", "no_grad": "no_grad"}.get(watch.used.get(key), "unused")
         if problem is not None:
