@@ -260,17 +260,18 @@ def test_kb_show_snippet_prints_source_and_lists():
     assert bad.returncode == 1 and "gradient_flow" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_snippet_items_fail_when_the_helper_misses(pytester):
+def test_proof_fails_when_the_helper_misses(tmp_path):
+    # The harness must be able to fail: a helper named on an entry it cannot see into.
+    from kb.entries import load_entry
+    from kb.snippets.prove import prove
     from tests.conftest import entry_text
-    from tests.test_plugin import write_catalogue
 
-    pytester.makeini("[pytest]\nkb_entries = entries\n")
+    path = tmp_path / "vector-backward.md"
     text = entry_text().replace(
-        "devices: [cpu, cuda]", "devices: [cpu, cuda]\nsnippets: [optimizer_coverage]"
+        "devices: [cpu, cuda]", "devices: [cpu, cuda]\nsnippets: [unregistered]"
     )
-    write_catalogue(pytester, **{"vector-backward": text})
-    result = pytester.runpytest_subprocess("entries", "--device", "cpu", "--kb-no-record")
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*snippet optimizer_coverage on cpu: optimizer_coverage did not report the repro*"]
-    )
+    path.write_text(text, encoding="utf-8")
+    proof = prove(load_entry(path), "unregistered", "cpu")
+    assert not proof.ok
+    assert proof.summary == "unregistered did not report the repro's problem"
+    assert proof.details == ["(the repro left no object the helper inspects)"]
