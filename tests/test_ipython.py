@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("IPython")
 
-NO_GRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
-CRASH = f"raise RuntimeError({NO_GRAD!r})"
-ENTRY = "kb show loss-computed-under-no-grad"
+MESSAGE = "grad can be implicitly created only for scalar outputs"  # one entry has it
+CRASH = f"raise RuntimeError({MESSAGE!r})"
+ENTRY = "kb show backward-non-scalar"
 
 
 @pytest.fixture()
@@ -46,7 +46,7 @@ def test_note_below_the_traceback(shell, capsys):
     capsys.readouterr()
     shell.run_cell(CRASH)
     out = capsys.readouterr().out
-    assert out.index(f"RuntimeError: {NO_GRAD}") < out.index(ENTRY)
+    assert out.index(f"RuntimeError: {MESSAGE}") < out.index(ENTRY)
     bundle = shell.published[-1]
     assert set(bundle) == {"text/plain", "text/html"}
     html = bundle["text/html"]
@@ -112,6 +112,16 @@ def test_unload_restores(shell, capsys):
     assert "kb:" not in capsys.readouterr().out
 
 
+def test_kb_install_inside_ipython_notes_cells_too(shell, capsys):
+    shell.run_cell("import kb; kb.install()")
+    capsys.readouterr()
+    shell.run_cell(CRASH)
+    assert ENTRY in capsys.readouterr().out
+    shell.run_cell("kb.uninstall()")
+    shell.run_cell(CRASH)
+    assert "kb:" not in capsys.readouterr().out
+
+
 def test_in_a_jupyter_kernel(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -130,7 +140,7 @@ def test_in_a_jupyter_kernel(tmp_path, monkeypatch):
     client.execute()
     outputs = nb.cells[1].outputs
     assert [o.output_type for o in outputs] == ["error", "display_data"]
-    assert outputs[0].evalue == NO_GRAD
+    assert outputs[0].evalue == MESSAGE
     html = outputs[1].data["text/html"]
     assert html.startswith("<details") and ENTRY in html
     assert ENTRY in outputs[1].data["text/plain"]

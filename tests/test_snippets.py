@@ -8,9 +8,11 @@ working in a Python without kb.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -44,9 +46,8 @@ def test_import_is_light():
     assert out.stdout.startswith("False"), out.stdout
 
 
-def test_printed_source_works_pasted_alone(tmp_path):
-    # Each helper's source runs in a namespace of its own, in a Python that cannot import
-    # kb (-I ignores the environment and user site; the folder is a bare temp one).
+def test_printed_source_works_pasted_alone():
+    # Each helper's source runs as a module of its own while kb cannot be imported.
     usage = {
         "gradient_flow": """
 m = torch.nn.Linear(2, 1)
@@ -71,22 +72,15 @@ with locate_nonfinite() as loc:
 r = loc.report()""",
     }
     assert set(usage) == set(snippets.HELPERS)
-    runner = ["import json, sys, types", "out = {}"]
+    out = {}
     for name, code in usage.items():
-        (tmp_path / f"{name}.py").write_text(snippets.source(name) + code, encoding="utf-8")
-        runner += [
-            "sys.modules['pasted'] = module = types.ModuleType('pasted')",
-            "ns = module.__dict__",
-            f"exec(compile(open({name!r} + '.py').read(), {name!r}, 'exec'), ns)",
-            f"out[{name!r}] = [str(ns['r']), ns['r'].as_dict()]",
-        ]
-    runner.append("assert 'kb' not in sys.modules\nprint(json.dumps(out))")
-    (tmp_path / "run.py").write_text("\n".join(runner), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-I", "run.py"], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+        # A module of its own, as a pasted file is; `kb` cannot be imported meanwhile.
+        module = types.ModuleType(f"pasted_{name}")
+        source = snippets.source(name) + code
+        with _no_kb_imports(), _registered(module):
+            exec(compile(source, f"<pasted {name}>", "exec"), module.__dict__)
+        report = module.__dict__["r"]
+        out[name] = (str(report), json.loads(json.dumps(report.as_dict())))
     clean = {name: result[1]["clean"] for name, result in out.items()}
     assert clean == {
         "gradient_flow": True,
@@ -97,6 +91,36 @@ r = loc.report()""",
         "nonfinite": False,
     }
     assert "extra[0]" in out["unregistered"][0]
+
+
+@contextlib.contextmanager
+def _no_kb_imports():
+    class Refuse:
+        def find_spec(self, name, path=None, target=None):
+            if name == "kb" or name.startswith("kb."):
+                raise ImportError(f"pasted source imported {name}")
+            return None
+
+    finder = Refuse()
+    kb_modules = {k: v for k, v in sys.modules.items() if k == "kb" or k.startswith("kb.")}
+    for key in kb_modules:
+        del sys.modules[key]
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.update(kb_modules)
+
+
+@contextlib.contextmanager
+def _registered(module):
+    # dataclasses look their module up in sys.modules, as they would for a pasted file.
+    sys.modules[module.__name__] = module
+    try:
+        yield
+    finally:
+        del sys.modules[module.__name__]
 
 
 class TwoHeads(nn.Module):

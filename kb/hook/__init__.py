@@ -112,12 +112,33 @@ def install(*, warnings: bool = True, threads: bool = True, exceptions: bool = T
 
         _state["showwarning"] = _warnings.showwarning
         _warnings.showwarning = _showwarning
+    shell = _ipython_shell()
+    if shell is not None:
+        # In IPython and Jupyter, cell errors never reach sys.excepthook.
+        from kb.hook.ipython import load
+
+        load(shell)
+        _state["ipython"] = shell
+
+
+def _ipython_shell() -> object:
+    """The running IPython shell, found without importing IPython where it is not loaded."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    try:
+        return get() if get is not None else None
+    except Exception:  # noqa: BLE001 - an odd IPython must not stop install()
+        return None
 
 
 def uninstall() -> None:
     """Put back the hooks that were there before install(), where kb's are still in place."""
     if not _state.pop("installed", False):
         return
+    if "ipython" in _state:
+        from kb.hook.ipython import unload
+
+        unload(_state.pop("ipython"))
     if "excepthook" in _state and sys.excepthook is _excepthook:
         sys.excepthook = _state["excepthook"]
     if "threading_excepthook" in _state:
