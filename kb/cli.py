@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(func=cmd_show)
 
+    # Listed for --help only: main() hands `kb run ...` to kb.hook.run before parsing.
+    p = sub.add_parser("run", help="run SCRIPT [ARGS] or -m MODULE [ARGS] with the crash note")
+    p.add_argument("program", nargs="*")
+
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
     p.add_argument("--kind", choices=("error", "warning", "silent", "guide"))

@@ -29,7 +29,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-ENTRIES = {"forward": "nan-from-undefined-op", "backward": "nan-grad-through-where"}
+ENTRIES = {
+    "forward": "nan-from-undefined-op",
+    "backward": "nan-grad-through-where",
+    "overflow": "float16-overflow-inf",  # inf from a half-precision result
+}
 
 
 @dataclasses.dataclass
@@ -40,6 +44,7 @@ class Event:
     value: str  # "nan" | "inf" | "nan and inf"
     where: str  # the user's line that ran it (forward) or created the node (backward)
     node: str = ""  # the autograd node running (backward)
+    dtype: str = ""  # of the first non-finite output
     module_ref: object = dataclasses.field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
@@ -76,8 +81,11 @@ class NonFiniteReport:
             return {k: v for k, v in dataclasses.asdict(e).items() if k != "module_ref"}
 
         entry = None
-        if self.first is not None:
+        first = self.first
+        if first is not None:
             entry = ENTRIES["backward" if self.forward is None else "forward"]
+            if first.value == "inf" and first.dtype in ("torch.float16", "torch.bfloat16"):
+                entry = ENTRIES["overflow"]
         return {
             "clean": self.clean,
             "ops_checked": self.ops_checked,
@@ -169,16 +177,19 @@ class _Checker(TorchDispatchMode):
                     _value(made_nan, made_inf),
                     _last_user_line(trace),
                     node.name() if node is not None else "",
+                    str(outs[0].dtype),
                     loc._nodes.get(id(node)) if node is not None else None,
                 )
             return out
         module = loc._stack[-1] if loc._stack else None
         if made_nan or made_inf:
             value = _value(made_nan, made_inf)
-            loc.forward = Event("forward", op, "", value, _user_line(), "", module)
+            dtype = str(outs[0].dtype)
+            loc.forward = Event("forward", op, "", value, _user_line(), "", dtype, module)
         elif loc.forward_input is None:
             value = _value(nan_in, inf_in)
-            loc.forward_input = Event("input", op, "", value, _user_line(), "", module)
+            dtype = str(outs[0].dtype)
+            loc.forward_input = Event("input", op, "", value, _user_line(), "", dtype, module)
         return out
 
 

@@ -96,6 +96,21 @@ class Proof:
     details: list[str] = field(default_factory=list)
 
 
+def _entry_ids(value: object) -> set[str]:
+    """Every entry id a report's dict points to (its findings' "entry" fields)."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "entry" and isinstance(item, str):
+                out.add(item)
+            else:
+                out |= _entry_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            out |= _entry_ids(item)
+    return out
+
+
 def probe(entry: Entry, helper: str, phase: str, device: str) -> tuple[list, BlockRun]:
     """Run one block of the entry under the helper: (its reports, what the block did)."""
     block = entry.blocks[phase]
@@ -109,7 +124,8 @@ def probe(entry: Entry, helper: str, phase: str, device: str) -> tuple[list, Blo
 
 
 def prove(entry: Entry, helper: str, device: str) -> Proof:
-    """The helper reports the repro's problem and finds the fix clean, on this device."""
+    """The helper reports the repro's problem, naming this entry or a look-alike it lists
+    under see_also, and finds the fix clean, on this device."""
     if helper not in PROBES:
         return Proof(False, f"no probe for helper '{helper}'")
     reports, _ = probe(entry, helper, "repro", device)
@@ -117,6 +133,15 @@ def prove(entry: Entry, helper: str, device: str) -> Proof:
     if not found:
         shown = [str(r) for r in reports] or ["(the repro left no object the helper inspects)"]
         return Proof(False, f"{helper} did not report the repro's problem", shown)
+    named = set().union(*(_entry_ids(r.as_dict()) for r in found))
+    related = {entry.id, *entry.see_also}
+    if not named & related:
+        return Proof(
+            False,
+            f"{helper} reported a problem, but points to {', '.join(sorted(named))}, "
+            f"neither {entry.id} nor one of its see_also",
+            [str(r) for r in found],
+        )
     reports, run = probe(entry, helper, "fix", device)
     if run.error is not None:
         return Proof(False, f"the fix raised {type(run.error).__name__}: {run.error}")
