@@ -113,6 +113,10 @@ def _printable(text: str, width: int = 300) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.snippet is not None:
+        return _show_snippet(args.snippet)
+    if args.id is None:
+        raise UserError("give an entry id (kb list shows them), or --snippet NAME")
     from kb.search import get_entry, suggest_ids
 
     entry, problems = get_entry(args.id)
@@ -127,6 +131,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     from kb.render import render_entry
 
     render_entry(entry)
+    return 0
+
+
+def _show_snippet(name: str) -> int:
+    from kb.snippets import HELPERS, source
+
+    if name not in HELPERS:
+        known = "\n".join(f"  {n:<20} {summary}" for n, (_, _, summary) in HELPERS.items())
+        raise UserError(f"no snippet '{name}'; the helpers are:\n{known}")
+    sys.stdout.write(source(name))
     return 0
 
 
@@ -395,9 +409,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("show", help="print one entry")
-    p.add_argument("id")
+    p.add_argument("id", nargs="?")
+    p.add_argument(
+        "--snippet", metavar="NAME", help="print a kb.snippets helper's source, pasteable alone"
+    )
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(func=cmd_show)
+
+    # Listed for --help only: main() hands `kb run ...` to kb.hook.run before parsing.
+    p = sub.add_parser("run", help="run SCRIPT [ARGS] or -m MODULE [ARGS] with the crash note")
+    p.add_argument("program", nargs="*")
 
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
@@ -457,10 +478,18 @@ def _quiet_interrupt(kind: type, value: BaseException, tb: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:  # the `kb` command itself, not a caller's test
+    own_command = argv is None  # the `kb` command itself, not a caller's test
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        # The program's own arguments are not kb's to parse, and its errors not kb's to
+        # quieten: kb's Ctrl-C hook is not installed for it.
+        from kb.hook.run import main as run_main
+
+        return run_main(argv[1:])
+    if own_command:
         sys.excepthook = _quiet_interrupt
     try:
-        return _main(sys.argv[1:] if argv is None else list(argv))
+        return _main(argv)
     except KeyboardInterrupt:
         return 130
 

@@ -78,6 +78,7 @@ def entry_from_document(doc: Document) -> Entry:
         without_cuda=bool(meta.get("without_cuda", False)),
         needs=tuple(meta.get("needs") or ()),
         cause_errors=tuple(meta.get("cause_errors") or ()),
+        snippets=tuple(meta.get("snippets") or ()),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

@@ -47,6 +47,7 @@ RULES: dict[str, str] = {
     "names it and says why it is wrong",
     "KB027": "'## Why not just' holds band-aids only: each paragraph introduces a "
     "```python bandaid block",
+    "KB028": "snippets names kb.snippets helpers that can be proven on an entry",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
@@ -62,6 +63,7 @@ KEYS_OPTIONAL = (
     "without_cuda",
     "cause_errors",
     "needs",
+    "snippets",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -202,6 +204,13 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
 
     if "area" in meta and meta["area"] not in AREA_KEYS:
         add(line_of("area"), "KB025", f"area must be one of: {', '.join(AREA_KEYS)}")
+    snippets = meta.get("snippets")
+    if snippets is not None:
+        from kb.snippets import PROVABLE
+
+        if not isinstance(snippets, list) or not all(s in PROVABLE for s in snippets):
+            names = ", ".join(PROVABLE)
+            add(line_of("snippets"), "KB028", f"snippets must list helpers among: {names}")
     requires = meta.get("requires")
     if requires is not None and (
         not isinstance(requires, list)

@@ -87,6 +87,7 @@ class Entry:
     needs: tuple[str, ...] = ()  # environment conditions (kb.environment.NEEDS)
     # Messages of the chained cause (`raise ... from`), when the raised line is shared.
     cause_errors: tuple[str, ...] = ()
+    snippets: tuple[str, ...] = ()  # kb.snippets helpers that must detect the repro
     line: int = 1  # where the front matter starts, for reports
     sha: str = ""  # of the file's bytes
     section_lines: dict[str, int] = field(default_factory=dict)

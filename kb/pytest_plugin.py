@@ -124,6 +124,18 @@ class EntryFile(pytest.File):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
+            for helper in entry.snippets:
+                item = SnippetItem.from_parent(
+                    self,
+                    name=f"snippet-{helper}[{device}]",
+                    entry=entry,
+                    helper=helper,
+                    device=device,
+                )
+                reason = skip_reason(entry, "repro", device) or skip_reason(entry, "fix", device)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+                yield item
 
 
 class EntryFailed(Exception):
@@ -243,6 +255,33 @@ def _detail(report: pytest.TestReport) -> str:
     return dict(report.user_properties).get("kb", "")
 
 
+class SnippetItem(pytest.Item):
+    """A kb.snippets helper must report the entry's repro and find its fix clean."""
+
+    def __init__(self, *, entry: Entry, helper: str, device: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entry = entry
+        self.helper = helper
+        self.device = device
+
+    def runtest(self) -> None:
+        from kb.snippets.prove import prove
+
+        proof = prove(self.entry, self.helper, self.device)
+        if not proof.ok:
+            where = f"{self.entry.path}:{self.entry.line}"
+            lines = [f"{where}: snippet {self.helper} on {self.device}: {proof.summary}"]
+            raise EntryFailed("\n".join(lines + ["  " + d for d in proof.details]))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, EntryFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.entry.id} snippet-{self.helper}[{self.device}]"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Kept on the report's node id; the record is written once, by the controller.
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
@@ -250,6 +289,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     parts = report.nodeid.split("::")
     if len(parts) != 2 or not parts[0].endswith(".md"):
         return
+    if parts[1].partition("[")[0].startswith("snippet-"):
+        return  # snippet proofs judge the helpers, not the entry's verification
     _pending.append((parts[0], parts[1], report.outcome, _detail(report)))
 
 
