@@ -73,6 +73,7 @@ def entry_from_document(doc: Document) -> Entry:
         area=meta.get("area"),
         without_cuda=bool(meta.get("without_cuda", False)),
         cause_errors=tuple(meta.get("cause_errors") or ()),
+        doctor=tuple(meta.get("doctor") or ()),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

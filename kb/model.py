@@ -68,6 +68,7 @@ class Entry:
     line: int = 1  # where the front matter starts, for reports
     sha: str = ""  # of the file's bytes
     section_lines: dict[str, int] = field(default_factory=dict)
+    doctor: tuple[str, ...] = ()  # kb doctor rules whose proof this entry is (KBD001...)
 
     @property
     def symptom(self) -> str:

@@ -85,6 +85,9 @@ class EntryFile(pytest.File):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
+        for code in entry.doctor:
+            # No brackets in the name: the verification record only keeps phase[device].
+            yield DoctorItem.from_parent(self, name=f"doctor-{code}", entry=entry, code=code)
 
 
 class EntryFailed(Exception):
@@ -139,6 +142,31 @@ class EntryItem(pytest.Item):
     def reportinfo(self):
         block = self.entry.blocks[self.phase]
         return self.path, block.line - 1, f"{self.entry.id} {self.phase}[{self.device}]"
+
+
+class DoctorItem(pytest.Item):
+    """The entry proves a kb doctor rule: the rule flags the repro and not the fix."""
+
+    def __init__(self, *, entry: Entry, code: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entry = entry
+        self.code = code
+
+    def runtest(self) -> None:
+        from kb.doctor.proof import prove
+
+        problems = prove(self.entry, self.code)
+        if problems:
+            raise EntryFailed("\n".join(problems))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, EntryFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        block = self.entry.blocks["repro"]
+        return self.path, block.line - 1, f"{self.entry.id} doctor {self.code}"
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
