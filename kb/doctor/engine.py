@@ -102,10 +102,14 @@ def check_source(source: Source, rules: list[Rule]) -> tuple[list[Finding], list
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [FileError(source.path, f"cannot parse: {type(exc).__name__}")]
     facts = FileFacts(tree, source.text)
+    if facts.foreign:
+        return [], []
     silenced = noqa_lines(source.text)
     found: dict[tuple[str, int, int], Finding] = {}
     errors: list[FileError] = []
     for rule in rules:
+        if rule.needs and not any(word in source.text for word in rule.needs):
+            continue
         try:
             hits = list(rule.check(facts))
         except RecursionError:

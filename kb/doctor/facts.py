@@ -35,6 +35,9 @@ TENSOR_FACTORIES = {
 MODULE_CHAIN = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
                 "requires_grad_", "type", "share_memory", "to_empty"}  # fmt: skip
 
+FOREIGN = {"mxnet", "tensorflow", "jax", "flax", "paddle", "mindspore", "oneflow", "keras",
+           "chainer", "theano"}  # fmt: skip
+
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 UNKNOWN = object()  # a binding whose value the file does not show (loop target, parameter)
@@ -86,19 +89,40 @@ class FileFacts:
         self.tree = tree
         self.source = source
         self.parents: dict[ast.AST, ast.AST] = {}
-        for parent in ast.walk(tree):
+        # Every node once, in one walk: rules filter this list instead of walking again.
+        self.nodes: list[ast.AST] = list(ast.walk(tree))
+        self.by_type: dict[type, list[ast.AST]] = {}
+        for parent in self.nodes:
+            self.by_type.setdefault(type(parent), []).append(parent)
             for child in ast.iter_child_nodes(parent):
                 self.parents[child] = parent
         self.aliases = self._imports()
-        self.classes = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+        self.classes = {n.name: n for n in self.of(ast.ClassDef)}
+        self._attrs: dict[ast.ClassDef, dict[str, list[ast.AST]]] = {}
         self.module_classes = self._module_classes()
+        # Code for another framework (MXNet's gluon also has nn, Trainer.step...): skipped.
+        self.foreign = not any(v.split(".")[0] == "torch" for v in self._imported) and any(
+            v.split(".")[0] in FOREIGN for v in self._imported
+        )
         self._bindings: dict[ast.AST, dict[str, list[object]]] = {}
+
+    def of(self, *types: type) -> list:
+        """Every node of these exact types (ast.Call, ast.Assign...), in walk order."""
+        if len(types) == 1:
+            return self.by_type.get(types[0], [])
+        return [n for t in types for n in self.by_type.get(t, [])]
+
+    def scopes(self) -> list:
+        """The module and every function: the units `statements()` reads block by block."""
+        return [self.tree, *self.of(ast.FunctionDef, ast.AsyncFunctionDef)]
 
     # -- names -------------------------------------------------------------------------
     def _imports(self) -> dict[str, str]:
         aliases: dict[str, str] = {}
-        for node in ast.walk(self.tree):
+        self._imported: list[str] = []
+        for node in self.of(ast.Import, ast.ImportFrom):
             if isinstance(node, ast.Import):
+                self._imported.extend(a.name for a in node.names)
                 for a in node.names:
                     if a.asname:
                         aliases[a.asname] = a.name
@@ -106,6 +130,7 @@ class FileFacts:
                         root = a.name.split(".")[0]
                         aliases[root] = root
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                self._imported.append(node.module)
                 for a in node.names:
                     if a.name != "*":
                         aliases[a.asname or a.name] = f"{node.module}.{a.name}"
@@ -337,22 +362,25 @@ class FileFacts:
 
     def self_attr_values(self, cls: ast.ClassDef, attr: str) -> list[ast.AST]:
         """Values assigned to `self.attr` anywhere in the class's methods."""
-        out: list[ast.AST] = []
+        table = self._attrs.get(cls)
+        if table is None:
+            table = self._attrs[cls] = self._self_attrs(cls)
+        return table.get(attr, [])
+
+    def _self_attrs(self, cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
+        table: dict[str, list[ast.AST]] = {}
         for node in ast.walk(cls):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
-                    if (
-                        isinstance(target, ast.Attribute)
-                        and target.attr == attr
-                        and isinstance(target.value, ast.Name)
-                        and target.value.id == "self"
-                    ):
-                        out.append(node.value)
+                    if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
+                        table.setdefault(target.attr, []).append(node.value)
             elif isinstance(node, ast.AugAssign | ast.AnnAssign):
                 t = node.target
-                if isinstance(t, ast.Attribute) and t.attr == attr and dotted(t.value) == "self":
-                    out.append(node.value if isinstance(node, ast.AnnAssign) else node)
-        return out
+                if isinstance(t, ast.Attribute) and dotted(t.value) == "self":
+                    value = node.value if isinstance(node, ast.AnnAssign) else node
+                    if value is not None:
+                        table.setdefault(t.attr, []).append(value)
+        return table
 
     def is_module_value(self, node: ast.AST) -> bool:
         """A name or `self.x` certainly bound to a module, or a module constructor call."""
@@ -398,9 +426,12 @@ def walk_scope(scope: ast.AST) -> Iterator[ast.AST]:
 
 
 def statements(body: list[ast.stmt]) -> Iterator[list[ast.stmt]]:
-    """Every statement list (block) under `body`, itself first, nested ones after."""
+    """Every statement list (block) under `body`, itself first, nested ones after; not the
+    bodies of nested functions and classes (each function is a scope of its own)."""
     yield body
     for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
         for field in ("body", "orelse", "finalbody"):
             inner = getattr(stmt, field, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):

@@ -26,19 +26,37 @@ class Rule:
     example: str  # code the rule flags
     fix: str  # the same code, fixed (the rule stays quiet)
     check: Check
+    # Words the source must contain for the rule to have anything to find: a file without
+    # any of them is skipped without asking the rule (most files, in a large tree).
+    needs: tuple[str, ...] = ()
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    code: str, name: str, entry: str, summary: str, why: str, example: str, fix: str
+    code: str,
+    name: str,
+    entry: str,
+    summary: str,
+    why: str,
+    example: str,
+    fix: str,
+    needs: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if code in RULES:
             raise ValueError(f"rule code {code} registered twice")
         RULES[code] = Rule(
-            code, name, entry, summary, _dedent(why), _dedent(example), _dedent(fix), check
+            code,
+            name,
+            entry,
+            summary,
+            _dedent(why),
+            _dedent(example),
+            _dedent(fix),
+            check,
+            needs,
         )
         return check
 

@@ -48,10 +48,11 @@ def _inplace_method(node: ast.AST) -> tuple[ast.AST, str] | None:
     parts = [a[0] * 2, torch.log(a[1])]
     combined = torch.stack(parts)
     """,
+    needs=("tensor(", "Tensor("),
 )
 def tensor_of_graph_tensors(ff: FileFacts):
     flow = flow_of(ff)
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         q = ff.call_qual(node)
         if q not in ("torch.tensor", "torch.Tensor", "torch.FloatTensor") or not node.args:
             continue
@@ -88,9 +89,10 @@ def tensor_of_graph_tensors(ff: FileFacts):
     """
     w = torch.randn(3, device=device, requires_grad=True)
     """,
+    needs=("requires_grad", "Parameter"),
 )
 def requires_grad_then_moved(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -155,10 +157,11 @@ def _rewrapped(ff: FileFacts, node: ast.AST) -> bool:
     p2 = p * 2
     p2.sum().backward()
     """,
+    needs=("requires_grad", "Parameter"),
 )
 def parameter_rebound(ff: FileFacts):
     flow = flow_of(ff)
-    for scope in [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]:
+    for scope in ff.scopes():
         for name, values in ff.bindings(scope).items():
             if len(values) < 2 or not isinstance(values[0], ast.AST):
                 continue
@@ -246,9 +249,10 @@ def _backward_of(stmt: ast.stmt) -> str | None:
     with torch.no_grad():
         w.clamp_(max=2.0)
     """,
+    needs=(".data",),
 )
 def data_written_before_backward(ff: FileFacts):
-    scopes = [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]
+    scopes = ff.scopes()
     for scope in scopes:
         for block in statements(scope.body):
             computed: dict[str, set[str]] = {}  # loss name -> root names it was computed from
@@ -294,15 +298,18 @@ def data_written_before_backward(ff: FileFacts):
     the model; run it under `torch.no_grad()`.
     """,
     """
+    loss.backward()
     w -= 0.1 * w.grad
     """,
     """
+    loss.backward()
     with torch.no_grad():
         w -= 0.1 * w.grad
     """,
+    needs=(".grad",),
 )
 def leaf_updated_in_place(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.AugAssign, ast.Call):
         target: ast.AST | None = None
         value: ast.AST | None = None
         if isinstance(node, ast.AugAssign):
@@ -320,8 +327,17 @@ def leaf_updated_in_place(ff: FileFacts):
             isinstance(n, ast.Attribute) and n.attr == "grad" and dotted(n.value) == name
             for n in ast.walk(value)
         )
-        if uses_grad and not ff.under_no_grad(node):
+        if uses_grad and not ff.under_no_grad(node) and _backward_in_scope(ff, node):
             yield node, f"in-place update of '{name}' from its .grad outside torch.no_grad()"
+
+
+def _backward_in_scope(ff: FileFacts, node: ast.AST) -> bool:
+    """The update sits in the code that runs backward(): a helper (an optimizer's step) may
+    be called under torch.no_grad() by its caller, which this file may not show."""
+    from kb.doctor.facts import walk_scope
+
+    scope = ff.scope_of(node)
+    return any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in walk_scope(scope))
 
 
 # Operations whose backward uses their own *output*: changing it in place breaks backward.
@@ -365,11 +381,12 @@ def _saves_output(ff: FileFacts, node: ast.AST) -> bool:
     p = torch.sigmoid(lin(x)).clamp(1e-6, 1 - 1e-6)
     F.binary_cross_entropy(p, y).backward()
     """,
+    needs=("backward",),
 )
 def inplace_on_saved_output(ff: FileFacts):
-    if not any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(ff.tree)):
+    if not any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ff.of(ast.Attribute)):
         return  # nothing in this file runs backward: the saved output is never read
-    scopes = [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]
+    scopes = ff.scopes()
     for scope in scopes:
         for block in statements(scope.body):
             saved: dict[str, ast.AST] = {}

@@ -48,9 +48,10 @@ def _is_sequential(ff: FileFacts, func: ast.AST) -> bool:
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
     model(x)
     """,
+    needs=("Sequential",),
 )
 def sequential_several_inputs(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not isinstance(node, ast.Call):
             continue
         many = len(node.args) >= 2 or node.keywords
@@ -86,10 +87,11 @@ DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
         def forward(self, x):
             return F.dropout(self.fc(x), p=0.5, training=self.training)
     """,
+    needs=("dropout",),
 )
 def functional_dropout(ff: FileFacts):
     names = {f"torch.nn.functional.{n}" for n in DROPOUTS}
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if ff.call_qual(node) not in names:
             continue
         if keyword(node, "training") is not None or len(node.args) >= 3:

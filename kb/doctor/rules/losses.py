@@ -100,7 +100,7 @@ def _loss_inputs(ff: FileFacts, functional: str, module: str) -> Iterator[ast.AS
     def made(v: object) -> bool:
         return isinstance(v, ast.AST) and ff.call_qual(v) == f"torch.nn.{module}"
 
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not isinstance(node, ast.Call) or not node.args:
             continue
         q = ff.call_qual(node)
@@ -137,6 +137,7 @@ def _loss_inputs(ff: FileFacts, functional: str, module: str) -> Iterator[ast.AS
     logits = model(x)
     loss = F.cross_entropy(logits, y)
     """,
+    needs=("cross_entropy", "CrossEntropyLoss"),
 )
 def softmax_into_cross_entropy(ff: FileFacts):
     for arg in _loss_inputs(ff, "cross_entropy", "CrossEntropyLoss"):
@@ -167,6 +168,7 @@ def softmax_into_cross_entropy(ff: FileFacts):
     logits = model(x)
     loss = F.binary_cross_entropy_with_logits(logits, y)
     """,
+    needs=("with_logits", "WithLogits"),
 )
 def sigmoid_into_bce_with_logits(ff: FileFacts):
     for arg in _loss_inputs(ff, "binary_cross_entropy_with_logits", "BCEWithLogitsLoss"):

@@ -14,7 +14,7 @@ CONTAINERS = ("torch.nn.ModuleList", "torch.nn.Sequential")
 def _container_items(ff: FileFacts) -> Iterator[tuple[ast.Call, str, ast.AST]]:
     """(container call, container name, element) for every literal element given to an
     nn.ModuleList / nn.Sequential, or appended to or extending one held by a name."""
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not isinstance(node, ast.Call):
             continue
         q = ff.call_qual(node)
@@ -84,6 +84,7 @@ def _strip_chain(node: ast.AST) -> ast.AST:
             self.layers = nn.ModuleList([nn.Linear(4, 8)])
             self.register_buffer("scale", torch.tensor(3.0))
     """,
+    needs=("ModuleList", "Sequential"),
 )
 def tensor_in_container(ff: FileFacts):
     for _call, kind, elt in _container_items(ff):
@@ -110,6 +111,7 @@ def tensor_in_container(ff: FileFacts):
     layers = nn.ModuleList([nn.Linear(4, 8)])
     scales = nn.ParameterList([nn.Parameter(torch.ones(()))])
     """,
+    needs=("ModuleList", "Sequential"),
 )
 def parameter_in_container(ff: FileFacts):
     for _call, kind, elt in _container_items(ff):
@@ -156,6 +158,7 @@ def _plain_container_members(ff: FileFacts, value: ast.AST) -> list[ast.AST]:
             super().__init__()
             self.hidden = nn.ModuleList(nn.Linear(3, 3) for _ in range(2))
     """,
+    needs=("self.",),
 )
 def modules_in_plain_container(ff: FileFacts):
     for cls, method in ff.module_methods():
@@ -248,9 +251,10 @@ def _only_plain(ff: FileFacts, cls: ast.ClassDef, attr: str) -> bool:
         def forward(self, x):
             return self.linear(x) @ self.w
     """,
+    needs=("Parameter",),
 )
 def parameter_in_forward(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not ff.is_parameter_ctor(node) or ff.method_of_module(node, "forward") is None:
             continue
         # `self.weight = nn.Parameter(...)` under a guard is lazy initialisation: the
@@ -318,6 +322,7 @@ def _tensor_attrs(ff: FileFacts, requires_grad: bool):
             super().__init__()
             self.register_buffer("mean", torch.tensor(mean))
     """,
+    needs=("self.",),
 )
 def tensor_attribute_not_buffer(ff: FileFacts):
     for cls, target, node in _tensor_attrs(ff, requires_grad=False):
@@ -370,6 +375,7 @@ def _moved_by_hand(cls: ast.ClassDef, attr: str) -> bool:
             super().__init__()
             self.w = nn.Parameter(torch.ones(d))
     """,
+    needs=("requires_grad",),
 )
 def requires_grad_attribute(ff: FileFacts):
     for _cls, target, node in _tensor_attrs(ff, requires_grad=True):
@@ -398,9 +404,10 @@ def requires_grad_attribute(ff: FileFacts):
     """
     layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
     """,
+    needs=("ModuleList", "Sequential"),
 )
 def module_list_multiplied(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         q = ff.call_qual(node)
         if q not in CONTAINERS:
             continue
@@ -438,6 +445,7 @@ def module_list_multiplied(ff: FileFacts):
             super().__init__()
             self.fc = nn.Linear(4, 2)
     """,
+    needs=("__init__",),
 )
 def module_init_not_called(ff: FileFacts):
     for _cls, method in ff.module_methods():
@@ -501,6 +509,7 @@ def _distance(a: str, b: str) -> int:
         def forward(self, x):
             return self.linear(x)
     """,
+    needs=("Module",),
 )
 def forward_misspelled(ff: FileFacts):
     for name in sorted(ff.module_classes):

@@ -48,9 +48,10 @@ def _module_inside(ff: FileFacts, node: ast.AST) -> ast.AST | None:
     model = nn.Sequential(nn.Linear(4, 2))
     torch.save(model.state_dict(), "model.pt")
     """,
+    needs=("save",),
 )
 def whole_module_saved(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if ff.call_qual(node) != "torch.save" or not node.args:
             continue
         found = _module_inside(ff, node.args[0])

@@ -57,7 +57,7 @@ def _optimizer_steps(ff: FileFacts, node: ast.AST) -> list[ast.Call]:
 
 def _clears_grads(ff: FileFacts) -> bool:
     """Anything in the file that resets gradients: zero_grad, `.grad = None`, grad.zero_()."""
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Attribute, ast.Assign, ast.AugAssign, ast.Call, ast.Name):
         if isinstance(node, ast.Attribute) and node.attr in ("zero_grad", "zero_grad_"):
             return True
         if isinstance(node, ast.Assign | ast.AugAssign):
@@ -100,20 +100,41 @@ def _clears_grads(ff: FileFacts) -> bool:
         loss.backward()
         opt.step()
     """,
+    needs=("backward",),
 )
 def missing_zero_grad(ff: FileFacts):
     if _clears_grads(ff):
         return
-    units = [n for n in ast.walk(ff.tree) if isinstance(n, ast.For | ast.While | ast.FunctionDef)]
-    seen: set[int] = set()
-    for unit in units:
-        if not _calls(unit, "backward"):
-            continue
-        for step in _optimizer_steps(ff, unit):
-            if id(step) in seen:
-                continue
-            seen.add(id(step))
-            yield step, "backward() and step() with no zero_grad(): gradients add up across steps"
+    # Loops and functions that run a backward() (distributed autograd keeps gradients per
+    # context, so nothing accumulates in .grad there: not counted).
+    units: set[ast.AST] = set()
+    for call in ff.of(ast.Call):
+        if (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "backward"
+            and not (ff.qual(call.func) or "").startswith("torch.distributed.autograd.")
+        ):
+            units.update(_units_around(ff, call))
+    if not units:
+        return
+    for call in ff.of(ast.Call):
+        if (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "step"
+            and is_optimizer(ff, call.func.value)
+            and units.intersection(_units_around(ff, call))
+        ):
+            yield call, "backward() and step() with no zero_grad(): gradients add up across steps"
+
+
+def _units_around(ff: FileFacts, node: ast.AST) -> list[ast.AST]:
+    out = []
+    current = ff.parents.get(node)
+    while current is not None:
+        if isinstance(current, ast.For | ast.While | ast.AsyncFor | ast.FunctionDef):
+            out.append(current)
+        current = ff.parents.get(current)
+    return out
 
 
 def _expr_call(stmt: ast.stmt, method: str) -> ast.Call | None:
@@ -147,9 +168,10 @@ def _expr_call(stmt: ast.stmt, method: str) -> ast.Call | None:
     loss.backward()
     opt.step()
     """,
+    needs=("zero_grad",),
 )
 def zero_grad_between(ff: FileFacts):
-    for scope in [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]:
+    for scope in ff.scopes():
         for block in statements(scope.body):
             after_backward = False
             zeroed: ast.Call | None = None
@@ -211,10 +233,11 @@ COMBINE = {"sum", "torch.stack", "torch.cat", "torch.sum", "torch.mean", "torch.
         loss.backward()
         losses.append(loss.item())
     """,
+    needs=("append",),
 )
 def loss_tensor_kept(ff: FileFacts):
     flow = flow_of(ff)
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -274,9 +297,10 @@ NO_OP_METHODS = {"eval", "train", "zero_grad", "step", "backward"}
     """
     model.eval()
     """,
+    needs=(".eval", ".train", "zero_grad", ".step", ".backward"),
 )
 def method_not_called(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Expr):
         if (
             isinstance(node, ast.Expr)
             and isinstance(node.value, ast.Attribute)
@@ -320,9 +344,10 @@ def _parameters_of(ff: FileFacts, call: ast.Call) -> str | None:
     model.fc = nn.Linear(8, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     """,
+    needs=("parameters",),
 )
 def layer_replaced_after_optimizer(ff: FileFacts):
-    for scope in [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]:
+    for scope in ff.scopes():
         for block in statements(scope.body):
             owners: dict[str, str] = {}  # model -> optimizer name
             for stmt in block:
@@ -370,9 +395,10 @@ def layer_replaced_after_optimizer(ff: FileFacts):
     model = nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     """,
+    needs=("optim",),
 )
 def optimizer_given_module(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Call):
         if ff.is_optimizer_ctor(node) and node.args and ff.is_module_value(node.args[0]):
             yield node.args[0], "the optimizer is given a module: pass module.parameters()"
 
@@ -398,6 +424,7 @@ def optimizer_given_module(ff: FileFacts):
     opt = torch.optim.SGD(params, lr=0.01)
     torch.nn.utils.clip_grad_norm_(params, max_norm=1.0)
     """,
+    needs=("parameters(", "buffers(", "children("),
 )
 def parameters_generator_reused(ff: FileFacts):
     def is_generator(v: ast.AST) -> bool:
@@ -408,7 +435,7 @@ def parameters_generator_reused(ff: FileFacts):
             and not v.args
         )
 
-    for scope in [ff.tree, *(n for n in ast.walk(ff.tree) if isinstance(n, ast.FunctionDef))]:
+    for scope in ff.scopes():
         for name, values in ff.bindings(scope).items():
             if not values or not all(isinstance(v, ast.AST) and is_generator(v) for v in values):
                 continue
@@ -454,11 +481,10 @@ def parameters_generator_reused(ff: FileFacts):
         opt.step()
         sched.step()
     """,
+    needs=("step",),
 )
 def scheduler_before_optimizer(ff: FileFacts):
-    for loop in ast.walk(ff.tree):
-        if not isinstance(loop, ast.For | ast.While | ast.AsyncFor):
-            continue
+    for loop in ff.of(ast.For, ast.While, ast.AsyncFor):
         sched: ast.Call | None = None
         for stmt in loop.body:
             call = _expr_call(stmt, "step")
@@ -498,9 +524,10 @@ def scheduler_before_optimizer(ff: FileFacts):
         if val_loss < best_loss:
             best_state = copy.deepcopy(model.state_dict())
     """,
+    needs=("state_dict",),
 )
 def state_dict_by_reference(ff: FileFacts):
-    for node in ast.walk(ff.tree):
+    for node in ff.of(ast.Assign):
         if not isinstance(node, ast.Assign) or not isinstance(ff.parents.get(node), ast.If):
             continue
         if _loop_scope(ff, node) is None:
@@ -518,6 +545,7 @@ def state_dict_by_reference(ff: FileFacts):
                 and isinstance(value.func, ast.Attribute)
                 and value.func.attr == "state_dict"
                 and not value.args
+                and _is_model(ff, value.func.value)
                 and not _saved_at_once(ff, node, dotted(target))
             ):
                 yield (
@@ -527,6 +555,19 @@ def state_dict_by_reference(ff: FileFacts):
                         "change it; use copy.deepcopy(...state_dict())"
                     ),
                 )
+
+
+MODEL_WORDS = ("model", "net", "module", "encoder", "decoder", "generator", "discriminator",
+               "policy", "actor", "critic", "classifier", "backbone")  # fmt: skip
+
+
+def _is_model(ff: FileFacts, node: ast.AST) -> bool:
+    """A module, by binding or by the name people give models (a DataLoader or a scheduler
+    has a state_dict() too, and copies it)."""
+    if ff.is_module_value(node):
+        return True
+    name = (dotted(node) or "").rsplit(".", 1)[-1].lower()
+    return any(word in name for word in MODEL_WORDS)
 
 
 def _saved_at_once(ff: FileFacts, assign: ast.Assign, name: str | None) -> bool:
