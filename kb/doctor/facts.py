@@ -90,12 +90,14 @@ class FileFacts:
         self.source = source
         self.parents: dict[ast.AST, ast.AST] = {}
         # Every node once, in one walk: rules filter this list instead of walking again.
-        self.nodes: list[ast.AST] = list(ast.walk(tree))
+        self.nodes: list[ast.AST] = [tree]
         self.by_type: dict[type, list[ast.AST]] = {}
-        for parent in self.nodes:
-            self.by_type.setdefault(type(parent), []).append(parent)
+        parents, nodes, by_type = self.parents, self.nodes, self.by_type
+        for parent in nodes:  # grows as it goes: a breadth-first walk, as ast.walk's
+            by_type.setdefault(type(parent), []).append(parent)
             for child in ast.iter_child_nodes(parent):
-                self.parents[child] = parent
+                parents[child] = parent
+                nodes.append(child)
         self.aliases = self._imports()
         self.classes = {n.name: n for n in self.of(ast.ClassDef)}
         self._attrs: dict[ast.ClassDef, dict[str, list[ast.AST]]] = {}

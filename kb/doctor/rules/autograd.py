@@ -161,9 +161,19 @@ def _rewrapped(ff: FileFacts, node: ast.AST) -> bool:
 )
 def parameter_rebound(ff: FileFacts):
     flow = flow_of(ff)
-    for scope in ff.scopes():
+    # Only names a leaf is assigned to, in the scopes that assign them.
+    wanted: dict[ast.AST, set[str]] = {}
+    for call in ff.of(ast.Call):
+        parent = ff.parents.get(call)
+        if isinstance(parent, ast.Assign) and (
+            ff.is_parameter_ctor(call)
+            or (ff.is_tensor_factory(call) and is_true(keyword(call, "requires_grad")))
+        ):
+            names = {t.id for t in parent.targets if isinstance(t, ast.Name)}
+            wanted.setdefault(ff.scope_of(parent), set()).update(names)
+    for scope, names in wanted.items():
         for name, values in ff.bindings(scope).items():
-            if len(values) < 2 or not isinstance(values[0], ast.AST):
+            if name not in names or len(values) < 2 or not isinstance(values[0], ast.AST):
                 continue
             first = values[0]
             leaf = ff.is_parameter_ctor(first) or (

@@ -100,14 +100,25 @@ def _loss_inputs(ff: FileFacts, functional: str, module: str) -> Iterator[ast.AS
     def made(v: object) -> bool:
         return isinstance(v, ast.AST) and ff.call_qual(v) == f"torch.nn.{module}"
 
+    holders = {  # names some assignment binds to the loss module: only those are looked up
+        t.id
+        for a in ff.of(ast.Assign)
+        if made(a.value)
+        for t in a.targets
+        if isinstance(t, ast.Name)
+    }
     for node in ff.of(ast.Call):
-        if not isinstance(node, ast.Call) or not node.args:
+        if not node.args:
             continue
         q = ff.call_qual(node)
         if (
             q == f"torch.nn.functional.{functional}"
             or made(node.func)
-            or (isinstance(node.func, ast.Name) and ff.bound_to(node.func.id, node.func, made))
+            or (
+                isinstance(node.func, ast.Name)
+                and node.func.id in holders
+                and ff.bound_to(node.func.id, node.func, made)
+            )
         ):
             yield node.args[0]
         elif isinstance(node.func, ast.Attribute) and _is_self_attr(node.func):

@@ -435,7 +435,12 @@ def parameters_generator_reused(ff: FileFacts):
             and not v.args
         )
 
-    for scope in ff.scopes():
+    scopes = {
+        ff.scope_of(call)
+        for call in ff.of(ast.Call)
+        if is_generator(call) and isinstance(ff.parents.get(call), ast.Assign)
+    }
+    for scope in scopes:
         for name, values in ff.bindings(scope).items():
             if not values or not all(isinstance(v, ast.AST) and is_generator(v) for v in values):
                 continue
