@@ -340,6 +340,61 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return int(pytest.main(argv))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from kb.doctor import docs
+    from kb.doctor.run import DoctorError, resolve_rules, run, settings
+
+    fmt = "json" if args.json else args.format
+    try:
+        if args.explain or args.rules:
+            rules = resolve_rules(args.select, args.ignore, settings(args.config))
+            if args.explain:
+                from kb.doctor import all_rules
+
+                rule = all_rules().get(args.explain.strip().upper())
+                if rule is None:
+                    raise UserError(f"no rule '{args.explain}' (kb doctor --rules lists them)")
+                sys.stdout.write(docs.explain(rule))
+            elif fmt == "markdown":
+                sys.stdout.write(docs.rules_markdown(rules))
+            elif fmt == "json":
+                _json(
+                    [
+                        {"code": r.code, "name": r.name, "entry": r.entry, "summary": r.summary}
+                        for r in rules
+                    ]
+                )
+            else:
+                _out(docs.rules_table(rules))
+            return 0
+        result = run(args.paths, args.select, args.ignore, args.config)
+    except DoctorError as exc:
+        raise UserError(str(exc)) from None
+    if fmt == "json":
+        from kb.doctor.report import as_json
+
+        _json(as_json(result.findings, result.errors, result.files))
+    elif fmt == "sarif":
+        from kb.doctor.report import as_sarif
+
+        _json(as_sarif(result.findings, result.errors, result.rules))
+    else:
+        for finding in result.findings:
+            _out(str(finding))
+        for error in result.errors:
+            sys.stderr.write(f"kb doctor: {error}\n")
+        found = len(result.findings)
+        sys.stderr.write(
+            f"kb doctor: {found} finding{'s' * (found != 1)} in {result.files} "
+            f"file{'s' * (result.files != 1)}"
+            + (f", {len(result.errors)} not checked" if result.errors else "")
+            + "\n"
+        )
+    if args.exit_zero:
+        return 0
+    return 1 if result.findings or result.errors else 0
+
+
 def cmd_path(args: argparse.Namespace) -> int:
     from kb import paths
 
@@ -461,6 +516,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", action="append", choices=("cpu", "cuda"))
     p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("doctor", help="find the catalogue's mistakes in .py files and notebooks")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the current folder)")
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="CODES",
+        help="only these rules (comma-separated codes or prefixes: KBD001,KBD01)",
+    )
+    p.add_argument("--ignore", action="append", metavar="CODES", help="skip these rules")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "markdown"),
+        default="text",
+        help="output format (markdown: with --rules, the rules page)",
+    )
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
+    p.add_argument(
+        "--config",
+        metavar="PYPROJECT",
+        help="settings file (default: the nearest pyproject.toml with [tool.kb.doctor])",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--explain", metavar="CODE", help="print a rule's page")
+    group.add_argument("--rules", action="store_true", help="list the rules")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("path", help="print the catalogue folders, or where the index or record is")
     p.add_argument("what", choices=("entries", "index", "record"))

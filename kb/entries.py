@@ -79,6 +79,7 @@ def entry_from_document(doc: Document) -> Entry:
         needs=tuple(meta.get("needs") or ()),
         cause_errors=tuple(meta.get("cause_errors") or ()),
         snippets=tuple(meta.get("snippets") or ()),
+        doctor=tuple(meta.get("doctor") or ()),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

@@ -64,6 +64,7 @@ KEYS_OPTIONAL = (
     "cause_errors",
     "needs",
     "snippets",
+    "doctor",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -86,6 +87,10 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
 
     def add(line: int, code: str, message: str) -> None:
         out.append(Problem(doc.path, line, code, message))
+
+    def add_all(found: list[tuple[int, str, str]]) -> None:
+        for line, code, message in found:
+            add(line, code, message)
 
     meta, at = doc.meta, doc.meta_lines
 
@@ -217,6 +222,8 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
         or not all(isinstance(r, str) and re.match(r"^[A-Za-z_][\w.]*$", r) for r in requires)
     ):
         add(line_of("requires"), "KB003", "requires must be a list of importable module names")
+    if "doctor" in meta:
+        add_all(_lint_doctor(meta["doctor"], line_of("doctor")))
     if "without_cuda" in meta and not isinstance(meta["without_cuda"], bool):
         add(line_of("without_cuda"), "KB003", "without_cuda must be true or false")
     needs = meta.get("needs")
@@ -414,6 +421,25 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
         sec = next(s for s in doc.sections if s.title == "Check")
         out.append(Problem(doc.path, sec.line, "KB014", "'## Check' needs a ```python check block"))
     return out
+
+
+def _lint_doctor(value: object, line: int) -> list[tuple[int, str, str]]:
+    """`doctor: [KBD001]`: the kb doctor rules this entry's repro proves."""
+    from kb.doctor.registry import all_rules
+
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return [(line, "KB003", "doctor must be a non-empty list of kb doctor rule codes")]
+    known = all_rules()
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        return [
+            (
+                line,
+                "KB003",
+                f"doctor names unknown rule(s) {', '.join(unknown)} (kb doctor --rules lists them)",
+            )
+        ]
+    return []
 
 
 def lint_catalogue(

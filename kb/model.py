@@ -92,6 +92,7 @@ class Entry:
     sha: str = ""  # of the file's bytes
     section_lines: dict[str, int] = field(default_factory=dict)
     bandaids: tuple[BandAid, ...] = ()
+    doctor: tuple[str, ...] = ()  # kb doctor rules whose proof this entry is (KBD001...)
 
     @property
     def symptom(self) -> str:

@@ -136,6 +136,9 @@ class EntryFile(pytest.File):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item
+        for code in entry.doctor:
+            # No brackets in the name: the verification record only keeps phase[device].
+            yield DoctorItem.from_parent(self, name=f"doctor-{code}", entry=entry, code=code)
 
 
 class EntryFailed(Exception):
@@ -282,6 +285,31 @@ class SnippetItem(pytest.Item):
         return self.path, 0, f"{self.entry.id} snippet-{self.helper}[{self.device}]"
 
 
+class DoctorItem(pytest.Item):
+    """The entry proves a kb doctor rule: the rule flags the repro and not the fix."""
+
+    def __init__(self, *, entry: Entry, code: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entry = entry
+        self.code = code
+
+    def runtest(self) -> None:
+        from kb.doctor.proof import prove
+
+        problems = prove(self.entry, self.code)
+        if problems:
+            raise EntryFailed("\n".join(problems))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, EntryFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        block = self.entry.blocks["repro"]
+        return self.path, block.line - 1, f"{self.entry.id} doctor {self.code}"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Kept on the report's node id; the record is written once, by the controller.
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
@@ -289,8 +317,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     parts = report.nodeid.split("::")
     if len(parts) != 2 or not parts[0].endswith(".md"):
         return
-    if parts[1].partition("[")[0].startswith("snippet-"):
-        return  # snippet proofs judge the helpers, not the entry's verification
+    if parts[1].startswith(("snippet-", "doctor-")):
+        return  # helper and rule proofs judge kb's tools, not the entry's verification
     _pending.append((parts[0], parts[1], report.outcome, _detail(report)))
 
 
