@@ -89,10 +89,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _json(entry)
         return 0
+    if args.code:
+        # Only the code, so `kb show --fix ID | pbcopy` puts a pasteable block on the clipboard.
+        sys.stdout.write(entry[args.code].rstrip("\n") + "\n")
+        return 0
     from kb.render import render_entry
 
     render_entry(entry)
     return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from kb import tui
+
+    query = " ".join(_clean_arg(t) for t in args.text)
+    if not sys.stdin.isatty():
+        piped = tui.read_piped_stdin()
+        query = f"{query}\n{piped}" if query else piped
+        try:
+            tui.attach_terminal()
+        except OSError:
+            raise UserError(
+                "kb tui needs a terminal for the keyboard; use `kb search -` in a pipe"
+            ) from None
+    if not sys.stdout.isatty() and not sys.stderr.isatty():
+        raise UserError("kb tui needs a terminal; use `kb search` in scripts")
+    return tui.run(query)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -310,7 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one entry")
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--fix", dest="code", action="store_const", const="fix", help="print only the fix code"
+    )
+    group.add_argument(
+        "--repro", dest="code", action="store_const", const="repro", help="print only the repro"
+    )
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("tui", help="the interface: paste a traceback, read, copy, prove")
+    p.add_argument("text", nargs="*", help="start with this query (or pipe a traceback in)")
+    p.set_defaults(func=cmd_tui)
 
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
