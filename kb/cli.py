@@ -237,6 +237,10 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.ids:
+        return _verify_entries(args)
+    if args.json:
+        raise UserError("--json reports on given entries: kb verify ID... --json")
     from kb import paths
 
     try:
@@ -259,6 +263,42 @@ def cmd_verify(args: argparse.Namespace) -> int:
         argv += ["--device", device]
     argv += args.pytest_args
     return int(pytest.main(argv))
+
+
+def _verify_entries(args: argparse.Namespace) -> int:
+    """`kb verify ID...`: each entry's proof in its own process, outcomes as they come."""
+    from kb.prove import DEVICES, ProofError, proof_for
+
+    devices = tuple(args.device or DEVICES)
+    try:
+        proofs = [proof_for(entry_id, devices) for entry_id in args.ids]
+    except ProofError as exc:
+        raise UserError(str(exc)) from None
+    report = []
+    for proof in proofs:
+        if not args.json:
+            _out(f"{proof.entry_id}:")
+        for outcome in proof:
+            if not args.json:
+                _out(f"  {outcome.line()}")
+                for detail in outcome.details:
+                    _out(f"      {detail}")
+        ran = [o for o in proof.outcomes if o.status != "skipped"]
+        verdict = "passed" if proof.ok else "failed" if ran else "skipped"
+        report.append(
+            {
+                "id": proof.entry_id,
+                "outcome": verdict,
+                "torch": proof.torch_version,
+                "seconds": round(proof.elapsed, 3),
+                "phases": [o.as_dict() for o in proof.outcomes],
+            }
+        )
+        if not args.json:
+            _out(f"  {verdict} in {proof.elapsed:.1f} s (torch {proof.torch_version})")
+    if args.json:
+        _json(report)
+    return 1 if any(r["outcome"] == "failed" for r in report) else 0
 
 
 def cmd_path(args: argparse.Namespace) -> int:
@@ -374,10 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="catalogue folder (default: the catalogue in use)")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("verify", help="run every entry's repro and fix (needs pytest)")
+    p = sub.add_parser(
+        "verify", help="run entries' repro and fix: these ids, or all of them (with pytest)"
+    )
+    p.add_argument("ids", nargs="*", help="entry ids (default: every entry, through pytest)")
     p.add_argument("--device", action="append", choices=("cpu", "cuda"))
-    p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
-    p.set_defaults(func=cmd_verify)
+    p.add_argument("--json", action="store_true", help="with ids: print the outcomes as JSON")
+    p.set_defaults(func=cmd_verify, pytest_args=[])
 
     p = sub.add_parser("path", help="print where the catalogue, index or record lives")
     p.add_argument("what", choices=("entries", "index", "record"))
@@ -390,7 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
     if args is None:
         parser = build_parser()
+        pytest_args: list[str] = []
+        if argv[:1] == ["verify"] and "--" in argv:
+            # `kb verify -- -k name`: what follows `--` goes to pytest, not to the entry ids.
+            cut = argv.index("--")
+            argv, pytest_args = argv[:cut], argv[cut + 1 :]
         args = parser.parse_args(argv)
+        if pytest_args:
+            args.pytest_args = pytest_args
         if not getattr(args, "func", None):
             parser.print_help()
             return 2

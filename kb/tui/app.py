@@ -15,19 +15,20 @@ from concurrent.futures import ThreadPoolExecutor
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.widgets.option_list import Option
 
 from kb.tui.commands import EntryCommands
-from kb.tui.widgets import QueryBox, ResultList, hit_prompt, query_text, row_prompt
+from kb.tui.widgets import QueryBox, ResultList, hit_prompt, row_prompt
 
 # A big paste is searched after it settles; typed words at once (each search replaces
 # the one before, so fast typing never queues searches up).
 BIG_QUERY = 20_000
 BIG_QUERY_DELAY = 0.15
+PREVIEW_DELAY = 0.15
 SEARCH_LIMIT = 10
 FILTERED_LIMIT = 200
 
@@ -40,14 +41,15 @@ class KbApp(App):
     COMMANDS = App.COMMANDS | {EntryCommands}
     # Side by side on a wide terminal, stacked on a narrow one.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Priority: the query box has its own uses for some function keys (F6, F7 select).
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "copy_fix", "Copy fix"),
-        Binding("f3", "copy_id", "Copy id", show=False),
-        Binding("f5", "prove", "Run proof"),
-        Binding("f6", "filters", "Filter", show=False),
-        Binding("f7", "toggle_zh", "中文", show=False),
-        Binding("f8", "toggle_dark", "Light/dark", show=False),
+        Binding("f1", "help", "Help", priority=True),
+        Binding("f2", "copy_fix", "Copy fix", priority=True),
+        Binding("f3", "copy_id", "Copy id", show=False, priority=True),
+        Binding("f5", "prove", "Run proof", priority=True),
+        Binding("f6", "filters", "Filter", show=False, priority=True),
+        Binding("f7", "toggle_zh", "中文", show=False, priority=True),
+        Binding("f8", "toggle_dark", "Light/dark", show=False, priority=True),
         Binding("ctrl+l", "focus_query", "Query", show=False),
     ]
 
@@ -69,7 +71,10 @@ class KbApp(App):
         self.search_count = 0
         self.searched_at = 0.0
         self.last_status = ""
-        self.preview = None  # the Markdown widget, mounted after the first frame
+        self.preview = None  # the preview's Static, mounted after the first frame
+        self.preview_source = ""  # the Markdown it shows
+        self.previewed: tuple | None = None  # what the preview shows: (entry id, zh)
+        self.shown_rows: tuple | None = None  # what the results list shows
 
     # -- layout ----------------------------------------------------------------------
 
@@ -79,7 +84,7 @@ class KbApp(App):
         yield box
         with Horizontal(id="main", classes="-empty"):
             yield ResultList(id="results")
-            with Vertical(id="preview-pane"):
+            with VerticalScroll(id="preview-pane"):
                 yield Static(Content("Loading…"), id="placeholder")
         yield Static(id="status", markup=False)
         yield Footer()
@@ -90,9 +95,9 @@ class KbApp(App):
 
     @work(group="startup")
     async def _after_first_frame(self) -> None:
-        from textual.widgets import Markdown
-
-        self.preview = Markdown(id="preview", open_links=False)
+        # Rich's Markdown in one Static: re-rendered on every highlight change, it costs a
+        # fraction of Textual's Markdown widget, which mounts a widget per block.
+        self.preview = Static(id="preview", markup=False)
         pane = self.query_one("#preview-pane")
         await pane.query("#placeholder").remove()
         await pane.mount(self.preview)
@@ -118,8 +123,7 @@ class KbApp(App):
         self.search_now()
 
     def search_now(self) -> None:
-        text = query_text(self.query_one(QueryBox).text)
-        self._search(text)
+        self._search(self.query_one(QueryBox).search_text())
 
     @work(exclusive=True, group="search")
     async def _search(self, text: str) -> None:
@@ -176,19 +180,26 @@ class KbApp(App):
             if filtered:
                 rows = [r for r in self.catalogue if self._passes(r["id"])]
                 results.set_rows([Option(row_prompt(r, self.zh), id=r["id"]) for r in rows])
+                self.shown_rows = None
                 summary(f"{len(rows)} entries · {self._filter_text()}")
                 if not rows:
                     self._show_markdown("## No entry has these filters\n\nPress F6 to change them.")
                 return
             results.set_rows([])
+            self.shown_rows = None
             summary(f"{len(self.catalogue)} entries in the catalogue")
             self._show_markdown(EMPTY_HELP)
             self.current_id = None
             return
         best = hits[0] if hits else None
         unexplained = bool(raised) and best is not None and best.match == "related"
-        options = [Option(hit_prompt(h, self._zh_title(h.id)), id=h.id) for h in hits]
-        results.set_rows(options, highlight=not unexplained)
+        # Typing on often leaves the results as they were: keep the list (and what is
+        # highlighted in it) rather than rebuilding it.
+        shown = (tuple((h.id, h.match, h.why) for h in hits), unexplained, self.zh)
+        if shown != self.shown_rows:
+            options = [Option(hit_prompt(h, self._zh_title(h.id)), id=h.id) for h in hits]
+            results.set_rows(options, highlight=not unexplained)
+        self.shown_rows = shown
         if best is None:
             self.current_id = None
             self._show_markdown(NO_MATCH)
@@ -236,15 +247,25 @@ class KbApp(App):
     async def _load_preview(self, entry_id: str) -> None:
         from kb.tui.view import preview_markdown
 
+        if self.previewed == (entry_id, self.zh):
+            return
+        # Rendering Markdown costs more than a search: while keys come fast, only the
+        # entry the user stops at is rendered.
+        await asyncio.sleep(PREVIEW_DELAY)
         entry = await self.entry(entry_id)
         if entry is None or entry_id != self.current_id:
             return
-        self._show_markdown(preview_markdown(entry, zh=self.zh))
+        self._show_markdown(preview_markdown(entry, zh=self.zh), (entry_id, self.zh))
 
-    def _show_markdown(self, text: str) -> None:
-        if self.preview is not None:
-            self.preview.update(text)
-            self.preview.scroll_home(animate=False)
+    def _show_markdown(self, text: str, what: tuple | None = None) -> None:
+        self.previewed = what
+        if self.preview is not None and text != self.preview_source:
+            from rich.markdown import Markdown
+
+            theme = "monokai" if self.current_theme.dark else "default"
+            self.preview_source = text
+            self.preview.update(Markdown(text, code_theme=theme, hyperlinks=False))
+            self.query_one("#preview-pane").scroll_home(animate=False)
 
     async def entry(self, entry_id: str) -> dict | None:
         """One entry (the `kb show --json` shape), read in the search thread, then kept."""

@@ -190,7 +190,7 @@ class FilterScreen(ModalScreen[dict]):
                 yield Select(
                     [(Content(v), v) for v in values],
                     prompt=f"any {name}",
-                    value=self.filters.get(name) or Select.BLANK,
+                    value=self.filters.get(name) or Select.NULL,
                     id=f"filter-{name}",
                 )
             with Horizontal(id="filter-buttons"):
@@ -200,7 +200,7 @@ class FilterScreen(ModalScreen[dict]):
     @on(Select.Changed)
     def _changed(self, event: Select.Changed) -> None:
         name = (event.select.id or "").removeprefix("filter-")
-        self.filters[name] = None if event.value == Select.BLANK else str(event.value)
+        self.filters[name] = None if event.value == Select.NULL else str(event.value)
 
     @on(Button.Pressed, "#filter-clear")
     def _clear(self) -> None:
@@ -219,7 +219,7 @@ HELP = [
     ("↓ on the last line, Tab", "go to the results"),
     ("Escape", "clear the query"),
     ("Results", ""),
-    ("↑ ↓, mouse", "pick an entry; its preview shows beside or below"),
+    ("↑ ↓, mouse", "pick an entry and preview it"),
     ("Enter, click", "open the entry full screen"),
     ("c / F2", "copy the fix code"),
     ("i / F3", "copy the entry id"),
@@ -258,4 +258,7 @@ class HelpScreen(ModalScreen):
                 parts.append(f"{what}\n")
         with VerticalScroll(id="help-box"):
             yield Static(Content.assemble(*parts).rstrip(), id="help-text")
-            yield Static(Content("Escape closes this help."), id="help-close")
+            yield Static(Content("↑ ↓ scroll · Escape closes this help"), id="help-close")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").focus()

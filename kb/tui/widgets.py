@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
@@ -13,17 +15,23 @@ from kb.tui.view import match_label
 # Shown in place of ESC, so a pasted colour code reads as text instead of being sent to
 # the terminal (or dropped); the search reads it back as ESC and strips the colours.
 ESC_SHOWN = "␛"
-# A paste bigger than this keeps only its end, as `kb search -` does: the exception lines
-# are at the bottom of a traceback, and the box stays responsive.
-MAX_PASTE_CHARS = 1_200_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A paste bigger than BIG_PASTE shows only its last lines in the box, and the search reads
+# only its last SEARCH_TAIL characters: a traceback's exception lines are at its end, and
+# the box (which lays out every line it holds) stays responsive.
+BIG_PASTE = 64_000
+SHOWN_LINES = 300
+SEARCH_TAIL = 256_000
 
 
 def shown_text(text: str) -> str:
     """A paste as the box shows it: ESC visible, other control characters dropped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x1b", ESC_SHOWN)
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        text = "".join(c for c in text if ord(c) >= 32 or c in "\n\t")
-    return text
+    return _CONTROL.sub("", text)
+
+
+def _size(chars: int) -> str:
+    return f"{chars / 1e6:.1f} MB" if chars >= 1e6 else f"{chars // 1000} KB"
 
 
 def query_text(shown: str) -> str:
@@ -52,17 +60,44 @@ class QueryBox(TextArea):
             **kwargs,
         )
 
+    # The part of a big paste above what the box shows; searched with the box's text.
+    hidden = ""
+
+    def search_text(self) -> str:
+        """What the search reads: the box's text (with a big paste's hidden part)."""
+        text = query_text(self.text)
+        return self.hidden + text if self.hidden else text
+
     async def _on_paste(self, event) -> None:
         if self.read_only:
             return
         event.prevent_default()
         event.stop()
         text = event.text
-        if len(text) > MAX_PASTE_CHARS:
-            text = text[-MAX_PASTE_CHARS:]
-        if result := self._replace_via_keyboard(shown_text(text), *self.selection):
+        if len(text) > BIG_PASTE:
+            self._load_big(text)
+        elif result := self._replace_via_keyboard(shown_text(text), *self.selection):
             self.move_cursor(result.end_location)
-            self.focus()
+        self.focus()
+
+    def _load_big(self, text: str) -> None:
+        """A big paste replaces the query: its last lines shown, its end searched."""
+        total = len(text)
+        text = text[-SEARCH_TAIL:]
+        lines = text.splitlines(keepends=True)
+        shown = "".join(lines[-SHOWN_LINES:])[-BIG_PASTE:]
+        self.hidden = text[: len(text) - len(shown)]
+        self.load_text(shown_text(shown))
+        self.move_cursor(self.document.end)
+        searched = "all of it" if total <= SEARCH_TAIL else f"its last {_size(SEARCH_TAIL)}"
+        self.border_subtitle = Content(
+            f"{_size(total)} pasted: the box shows the last lines, kb reads {searched}"
+        )
+
+    def _on_text_area_changed(self) -> None:
+        if not self.text and (self.hidden or self.border_subtitle):
+            self.hidden = ""
+            self.border_subtitle = None
 
     def action_cursor_down(self, select: bool = False) -> None:
         if not select and self.cursor_location[0] >= self.document.line_count - 1:
