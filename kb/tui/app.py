@@ -9,6 +9,7 @@ screens are imported after the first frame.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +23,7 @@ from textual.widgets import Footer, Static
 from textual.widgets.option_list import Option
 
 from kb.tui.commands import EntryCommands
-from kb.tui.widgets import QueryBox, ResultList, hit_prompt, row_prompt
+from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 
 # A big paste is searched after it settles; typed words at once (each search replaces
 # the one before, so fast typing never queues searches up).
@@ -36,7 +37,8 @@ FILTERED_LIMIT = 200
 class KbApp(App):
     """The kb field guide in a terminal."""
 
-    CSS_PATH = "kb.tcss"
+    # Absolute: Textual resolves a relative path against the file of the running subclass.
+    CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kb.tcss")
     TITLE = "kb"
     COMMANDS = App.COMMANDS | {EntryCommands}
     # Side by side on a wide terminal, stacked on a narrow one.
@@ -95,9 +97,9 @@ class KbApp(App):
 
     @work(group="startup")
     async def _after_first_frame(self) -> None:
-        # Rich's Markdown in one Static: re-rendered on every highlight change, it costs a
+        # Rich's Markdown in one widget: re-rendered on every highlight change, it costs a
         # fraction of Textual's Markdown widget, which mounts a widget per block.
-        self.preview = Static(id="preview", markup=False)
+        self.preview = Preview(id="preview")
         pane = self.query_one("#preview-pane")
         await pane.query("#placeholder").remove()
         await pane.mount(self.preview)
@@ -260,11 +262,9 @@ class KbApp(App):
     def _show_markdown(self, text: str, what: tuple | None = None) -> None:
         self.previewed = what
         if self.preview is not None and text != self.preview_source:
-            from rich.markdown import Markdown
-
             theme = "monokai" if self.current_theme.dark else "default"
             self.preview_source = text
-            self.preview.update(Markdown(text, code_theme=theme, hyperlinks=False))
+            self.preview.show(text, theme)
             self.query_one("#preview-pane").scroll_home(animate=False)
 
     async def entry(self, entry_id: str) -> dict | None:

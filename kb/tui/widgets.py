@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from textual import work
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import OptionList, TextArea
+from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from kb.tui.view import match_label
@@ -156,3 +157,60 @@ class ResultList(OptionList):
         self.clear_options()
         self.add_options(options)
         self.highlighted = 0 if options and highlight else None
+
+
+def render_markdown(source: str, code_theme: str, width: int):
+    """Markdown as styled text lines at this width (rich's renderer, code highlighted)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.text import Text
+
+    console = Console(width=width, color_system="truecolor", force_terminal=True)
+    lines = console.render_lines(
+        Markdown(source, code_theme=code_theme, hyperlinks=False),
+        console.options.update(width=width),
+        pad=False,
+    )
+    text = Text("\n").join(
+        Text.assemble(*((seg.text, seg.style) for seg in line if not seg.control)) for line in lines
+    )
+    text.no_wrap = True
+    return text
+
+
+class Preview(Static):
+    """An entry as Markdown (rich's), rendered once per entry and width, off the UI thread.
+
+    A Markdown renderable in a Static would be rendered again (code highlighting
+    included) whenever the screen is laid out, which is on every keystroke in the query
+    box; plain styled text costs next to nothing to draw again.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(markup=False, **kwargs)
+        self.source = ""
+        self.code_theme = "monokai"
+        self.rendered: tuple[str, str, int] | None = None
+
+    def show(self, source: str, code_theme: str = "monokai") -> None:
+        self.source = source
+        self.code_theme = code_theme
+        self._schedule()
+
+    def on_resize(self) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        width = self.content_region.width or self.size.width
+        wanted = (self.source, self.code_theme, width)
+        if width and wanted != self.rendered:
+            self._render_markdown(*wanted)
+
+    @work(exclusive=True, group="preview-render")
+    async def _render_markdown(self, source: str, code_theme: str, width: int) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        text = await loop.run_in_executor(None, render_markdown, source, code_theme, width)
+        self.rendered = (source, code_theme, width)
+        self.update(text)
