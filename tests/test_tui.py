@@ -7,13 +7,12 @@ import asyncio
 import pytest
 from conftest import entry_text
 from textual import events
-from textual.widgets import Markdown
 from tui_helpers import CROSS_ENTROPY_TB, ready, screen_text, settle, until
 
 from kb.search import get_entry
 from kb.tui.app import KbApp
 from kb.tui.screens import EntryScreen, FilterScreen, HelpScreen
-from kb.tui.widgets import QueryBox, ResultList
+from kb.tui.widgets import Preview, QueryBox, ResultList
 
 
 def run(coro):
@@ -94,11 +93,19 @@ def test_navigate_open_and_back():
             await until(pilot, on_screen(app, EntryScreen))
             assert isinstance(app.screen, EntryScreen)
             assert app.screen.entry_id == app.hits[1].id
-            assert "## Repro" in app.screen.query_one(Markdown).source
-            # A look-alike opens with its number, and Escape walks back one screen at a time.
+            assert "## Repro" in app.screen.query_one(Preview).source
+            # A look-alike opens with a click on its id, or with its number; Escape walks
+            # back one screen at a time.
             see_also = app.screen.entry["see_also"]
-            await pilot.press("1")
+            first = app.screen
+            lines = screen_text(app).splitlines()
+            row = next(y for y, line in enumerate(lines) if see_also[0] in line)
+            await pilot.click(offset=(lines[row].index(see_also[0]) + 2, row))
             await until(pilot, lambda: getattr(app.screen, "entry_id", "") == see_also[0])
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is first)
+            await pilot.press("2")
+            await until(pilot, lambda: getattr(app.screen, "entry_id", "") == see_also[1])
             await pilot.press("escape")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, EntryScreen))

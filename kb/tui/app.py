@@ -247,7 +247,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="preview")
     async def _load_preview(self, entry_id: str) -> None:
-        from kb.tui.view import preview_markdown
+        from kb.tui.view import entry_links, preview_markdown
 
         if self.previewed == (entry_id, self.zh):
             return
@@ -257,14 +257,17 @@ class KbApp(App):
         entry = await self.entry(entry_id)
         if entry is None or entry_id != self.current_id:
             return
-        self._show_markdown(preview_markdown(entry, zh=self.zh), (entry_id, self.zh))
+        text = preview_markdown(entry, zh=self.zh)
+        self._show_markdown(text, (entry_id, self.zh), entry_links(entry))
 
-    def _show_markdown(self, text: str, what: tuple | None = None) -> None:
+    def code_theme(self) -> str:
+        return "monokai" if self.current_theme.dark else "default"
+
+    def _show_markdown(self, text: str, what: tuple | None = None, links=None) -> None:
         self.previewed = what
         if self.preview is not None and text != self.preview_source:
-            theme = "monokai" if self.current_theme.dark else "default"
             self.preview_source = text
-            self.preview.show(text, theme)
+            self.preview.show(text, self.code_theme(), links)
             self.query_one("#preview-pane").scroll_home(animate=False)
 
     async def entry(self, entry_id: str) -> dict | None:
@@ -280,6 +283,9 @@ class KbApp(App):
                 return None
             self.entries[entry_id] = entry
         return self.entries[entry_id]
+
+    def action_open_entry(self, entry_id: str) -> None:
+        self.open_entry(entry_id)
 
     def open_entry(self, entry_id: str) -> None:
         from kb.tui.screens import EntryScreen

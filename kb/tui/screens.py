@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, Markdown, ProgressBar, Select, Static
+from textual.widgets import Button, Footer, Label, ProgressBar, Select, Static
 
-from kb.tui.view import full_markdown
+from kb.tui.view import entry_links, full_markdown
+from kb.tui.widgets import Preview
 
 
 class EntryScreen(Screen):
@@ -35,7 +36,7 @@ class EntryScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="entry-scroll"):
-            yield Markdown(id="entry", open_links=False)
+            yield Preview(id="entry")
         yield Static(classes="status", markup=False)
         yield Footer()
 
@@ -46,26 +47,18 @@ class EntryScreen(Screen):
     @work(exclusive=True, group="entry")
     async def refresh_entry(self) -> None:
         entry = await self.app.entry(self.entry_id)
-        markdown = self.query_one("#entry", Markdown)
+        view = self.query_one("#entry", Preview)
         if entry is None:
-            await markdown.update(f"## No entry `{self.entry_id}`")
+            view.show(f"## No entry `{self.entry_id}`")
             return
         self.entry = entry
         self.sub_title = entry["id"]
-        await markdown.update(full_markdown(entry, zh=self.app.zh))
+        view.show(full_markdown(entry, zh=self.app.zh), self.app.code_theme(), entry_links(entry))
 
     def action_see_also(self, number: int) -> None:
         entry = getattr(self, "entry", None)
         if entry and 0 < number <= len(entry["see_also"]):
             self.app.open_entry(entry["see_also"][number - 1])
-
-    @on(Markdown.LinkClicked)
-    def _link(self, event: Markdown.LinkClicked) -> None:
-        href = event.href
-        if href.startswith("kb:"):
-            self.app.open_entry(href[3:])
-        elif href.startswith(("http://", "https://")):
-            self.app.open_url(href)
 
 
 class ProofScreen(ModalScreen):

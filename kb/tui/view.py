@@ -60,13 +60,6 @@ def _code(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines() or [""])
 
 
-def link_see_also(text: str, ids: list[str]) -> str:
-    """Turn `id` mentions of see-also entries into links the TUI can follow."""
-    for entry_id in ids:
-        text = text.replace(f"`{entry_id}`", f"[{entry_id}](kb:{entry_id})")
-    return text
-
-
 def _meta(entry: dict) -> str:
     parts = [f"`{entry['id']}`", entry["kind"]]
     if entry.get("area"):
@@ -75,6 +68,11 @@ def _meta(entry: dict) -> str:
         parts.append("tags: " + ", ".join(entry["tags"]))
     parts.append(f"torch {entry['torch']}")
     return " · ".join(parts)
+
+
+def entry_links(entry: dict) -> dict[str, str]:
+    """Where a click on a look-alike's id goes (Textual actions)."""
+    return {i: f"app.open_entry({i!r})" for i in entry.get("see_also") or []}
 
 
 def verified_text(entry: dict) -> str:
@@ -87,8 +85,8 @@ def _look_alikes(entry: dict) -> list[str]:
     ids = entry.get("see_also") or []
     if not ids:
         return []
-    keyed = [f"**{n}** [{i}](kb:{i})" for n, i in enumerate(ids[:9], 1)]
-    return ["**Look-alikes** (press the number to open): " + " · ".join(keyed), ""]
+    keyed = [f"**{n}** `{i}`" for n, i in enumerate(ids[:9], 1)]
+    return ["**Look-alikes** (press the number, or click): " + " · ".join(keyed), ""]
 
 
 def preview_markdown(entry: dict, zh: bool = False) -> str:
@@ -108,23 +106,20 @@ def preview_markdown(entry: dict, zh: bool = False) -> str:
     if entry.get("explanation"):
         out += ["## Explanation", "", entry["explanation"], ""]
     if entry.get("see_also_text"):
-        out += ["## Look-alikes", "", link_see_also(entry["see_also_text"], entry["see_also"]), ""]
+        out += ["## Look-alikes", "", entry["see_also_text"], ""]
     return "\n".join(out)
 
 
 def full_markdown(entry: dict, zh: bool = False) -> str:
-    """The whole entry, as `kb show` prints it, with see-also ids as links."""
+    """The whole entry, as `kb show` prints it, look-alikes first."""
     from kb.render import entry_markdown
 
-    out = [f"# {_escape_heading(entry['title'])}", "", _meta(entry), ""]
+    out = [f"**{_escape_heading(entry['title'])}**", "", _meta(entry), ""]
     if zh and entry["zh"]["title"]:
         out += [f"**{_escape_inline(entry['zh']['title'])}**", "", entry["zh"]["summary"], ""]
     out += [verified_text(entry), ""]
     out += _look_alikes(entry)
-    body = dict(entry)
-    if body.get("see_also_text"):
-        body["see_also_text"] = link_see_also(body["see_also_text"], body["see_also"])
-    out.append(entry_markdown(body))
+    out.append(entry_markdown(entry))
     return "\n".join(out)
 
 

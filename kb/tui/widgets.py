@@ -159,10 +159,12 @@ class ResultList(OptionList):
         self.highlighted = 0 if options and highlight else None
 
 
-def render_markdown(source: str, code_theme: str, width: int):
-    """Markdown as styled text lines at this width (rich's renderer, code highlighted)."""
+def render_markdown(source: str, code_theme: str, width: int, links: tuple = ()):
+    """Markdown as styled text lines at this width (rich's renderer, code highlighted);
+    each (word, action) in links makes that word clickable, running the Textual action."""
     from rich.console import Console
     from rich.markdown import Markdown
+    from rich.style import Style
     from rich.text import Text
 
     console = Console(width=width, color_system="truecolor", force_terminal=True)
@@ -175,6 +177,13 @@ def render_markdown(source: str, code_theme: str, width: int):
         Text.assemble(*((seg.text, seg.style) for seg in line if not seg.control)) for line in lines
     )
     text.no_wrap = True
+    plain = text.plain
+    for word, action in links:
+        style = Style(underline=True, meta={"@click": action})
+        start = plain.find(word)
+        while start != -1:
+            text.stylize(style, start, start + len(word))
+            start = plain.find(word, start + len(word))
     return text
 
 
@@ -190,11 +199,13 @@ class Preview(Static):
         super().__init__(markup=False, **kwargs)
         self.source = ""
         self.code_theme = "monokai"
-        self.rendered: tuple[str, str, int] | None = None
+        self.links: tuple = ()
+        self.rendered: tuple | None = None
 
-    def show(self, source: str, code_theme: str = "monokai") -> None:
+    def show(self, source: str, code_theme: str = "monokai", links: dict | None = None) -> None:
         self.source = source
         self.code_theme = code_theme
+        self.links = tuple(sorted((links or {}).items()))
         self._schedule()
 
     def on_resize(self) -> None:
@@ -202,15 +213,17 @@ class Preview(Static):
 
     def _schedule(self) -> None:
         width = self.content_region.width or self.size.width
-        wanted = (self.source, self.code_theme, width)
+        wanted = (self.source, self.code_theme, width, self.links)
         if width and wanted != self.rendered:
             self._render_markdown(*wanted)
 
     @work(exclusive=True, group="preview-render")
-    async def _render_markdown(self, source: str, code_theme: str, width: int) -> None:
+    async def _render_markdown(
+        self, source: str, code_theme: str, width: int, links: tuple
+    ) -> None:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        text = await loop.run_in_executor(None, render_markdown, source, code_theme, width)
-        self.rendered = (source, code_theme, width)
+        text = await loop.run_in_executor(None, render_markdown, source, code_theme, width, links)
+        self.rendered = (source, code_theme, width, links)
         self.update(text)
