@@ -149,8 +149,7 @@ def test_copy_fix_and_id(monkeypatch):
             await pilot.press("f2")
             await settle(pilot)
             assert app.clipboard == fix and copied == [fix]
-            assert "via wl-copy and OSC 52" in app.last_status
-            assert "fix of backward-non-scalar" in screen_text(app)
+            assert "Copied the fix (7 lines) via wl-copy + OSC 52" in screen_text(app)
             await pilot.press("tab", "i")
             await settle(pilot)
             assert app.clipboard == "backward-non-scalar"

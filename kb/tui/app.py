@@ -324,14 +324,14 @@ class KbApp(App):
         entry = await self.entry(entry_id)
         if entry is not None:
             lines = len(entry["fix"].splitlines())
-            await self.copy(entry["fix"], f"fix of {entry_id} ({lines} lines)")
+            await self.copy(entry["fix"], f"the fix ({lines} lines)")
 
     async def action_copy_id(self) -> None:
         entry_id = self.selected_id()
         if not entry_id:
             self.set_status("Nothing to copy: no entry is selected.")
             return
-        await self.copy(entry_id, f"id {entry_id}")
+        await self.copy(entry_id, f"the id {entry_id}")
 
     async def copy(self, text: str, what: str) -> None:
         """OSC 52 to the terminal, and the platform's clipboard command where there is one."""
@@ -340,8 +340,10 @@ class KbApp(App):
         self.copy_to_clipboard(text)
         loop = asyncio.get_running_loop()
         command = await loop.run_in_executor(None, copy_with_command, text)
-        how = f"via {command} and OSC 52" if command else "via OSC 52 (terminal clipboard)"
-        self.set_status(f"Copied the {what} {how}.")
+        # Which way it went: OSC 52 reaches the terminal (not every terminal takes it), a
+        # command reaches the desktop's clipboard.
+        how = f"{command} + OSC 52" if command else "OSC 52 only (no clipboard command)"
+        self.set_status(f"Copied {what} via {how}")
 
     def action_prove(self) -> None:
         from kb.tui.screens import ProofScreen

@@ -36,7 +36,7 @@ class EntryScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="entry-scroll"):
-            yield Preview(id="entry")
+            yield Preview(f"Opening {self.entry_id}…", id="entry")
         yield Static(classes="status", markup=False)
         yield Footer()
 
@@ -124,7 +124,10 @@ class ProofScreen(ModalScreen):
         bar.update(total=self._total(), progress=len(self.outcomes))
         style = {"passed": "$success", "skipped": "$text-muted"}.get(outcome.status, "$error")
         mark = {"passed": "✓", "skipped": "–"}.get(outcome.status, "✗")
-        parts: list = [(f"{mark} ", style), (outcome.line(), style)]
+        line = outcome.line()
+        if len(line) > 240:  # a long message; the entry shows it whole
+            line = line[:239] + "…"
+        parts: list = [(f"{mark} ", style), (line, style)]
         for detail in outcome.details[:6]:
             parts.append(("\n    " + detail, "$text-muted"))
         log = self.query_one("#proof-log", VerticalScroll)

@@ -51,8 +51,10 @@ class QueryBox(TextArea):
         """Down on the last line: the user wants the results."""
 
     def __init__(self, text: str = "", **kwargs) -> None:
+        # Piped text (`python train.py 2>&1 | kb tui`) can be as big as any paste.
+        self._initial_big = text if len(text) > BIG_PASTE else ""
         super().__init__(
-            shown_text(text),
+            "" if self._initial_big else shown_text(text),
             placeholder="e.g. RuntimeError: element 0 of tensors does not require grad",
             soft_wrap=False,
             tab_behavior="focus",
@@ -63,6 +65,13 @@ class QueryBox(TextArea):
 
     # The part of a big paste above what the box shows; searched with the box's text.
     hidden = ""
+
+    def on_mount(self) -> None:
+        if self._initial_big:
+            self._load_big(self._initial_big)
+            self._initial_big = ""
+        # A traceback's exception line is at its end: show that part first.
+        self.move_cursor(self.document.end)
 
     def search_text(self) -> str:
         """What the search reads: the box's text (with a big paste's hidden part)."""
@@ -195,8 +204,8 @@ class Preview(Static):
     box; plain styled text costs next to nothing to draw again.
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(markup=False, **kwargs)
+    def __init__(self, placeholder: str = "", **kwargs) -> None:
+        super().__init__(Content(placeholder), markup=False, **kwargs)
         self.source = ""
         self.code_theme = "monokai"
         self.links: tuple = ()
