@@ -128,6 +128,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _json(entry)
         return 0
+    if args.code:
+        # Only the code, so `kb show --fix ID | pbcopy` puts a pasteable block on the clipboard.
+        sys.stdout.write(entry[args.code].rstrip("\n") + "\n")
+        return 0
     from kb.render import render_entry
 
     render_entry(entry)
@@ -142,6 +146,24 @@ def _show_snippet(name: str) -> int:
         raise UserError(f"no snippet '{name}'; the helpers are:\n{known}")
     sys.stdout.write(source(name))
     return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from kb import tui
+
+    query = " ".join(_clean_arg(t) for t in args.text)
+    if not sys.stdin.isatty():
+        piped = tui.read_piped_stdin()
+        query = f"{query}\n{piped}" if query else piped
+        try:
+            tui.attach_terminal()
+        except OSError:
+            raise UserError(
+                "kb tui needs a terminal for the keyboard; use `kb search -` in a pipe"
+            ) from None
+    if not sys.stdout.isatty() and not sys.stderr.isatty():
+        raise UserError("kb tui needs a terminal; use `kb search` in scripts")
+    return tui.run(query)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -310,6 +332,10 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.ids:
+        return _verify_entries(args)
+    if args.json:
+        raise UserError("--json reports on given entries: kb verify ID... --json")
     from kb import paths
 
     try:
@@ -395,6 +421,42 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if result.findings or result.errors else 0
 
 
+def _verify_entries(args: argparse.Namespace) -> int:
+    """`kb verify ID...`: each entry's proof in its own process, outcomes as they come."""
+    from kb.prove import DEVICES, ProofError, proof_for
+
+    devices = tuple(args.device or DEVICES)
+    try:
+        proofs = [proof_for(entry_id, devices) for entry_id in args.ids]
+    except ProofError as exc:
+        raise UserError(str(exc)) from None
+    report = []
+    for proof in proofs:
+        if not args.json:
+            _out(f"{proof.entry_id}:")
+        for outcome in proof:
+            if not args.json:
+                _out(f"  {outcome.line()}")
+                for detail in outcome.details:
+                    _out(f"      {detail}")
+        ran = [o for o in proof.outcomes if o.status != "skipped"]
+        verdict = "passed" if proof.ok else "failed" if ran else "skipped"
+        report.append(
+            {
+                "id": proof.entry_id,
+                "outcome": verdict,
+                "torch": proof.torch_version,
+                "seconds": round(proof.elapsed, 3),
+                "phases": [o.as_dict() for o in proof.outcomes],
+            }
+        )
+        if not args.json:
+            _out(f"  {verdict} in {proof.elapsed:.1f} s (torch {proof.torch_version})")
+    if args.json:
+        _json(report)
+    return 1 if any(r["outcome"] == "failed" for r in report) else 0
+
+
 def cmd_path(args: argparse.Namespace) -> int:
     from kb import paths
 
@@ -469,11 +531,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--snippet", metavar="NAME", help="print a kb.snippets helper's source, pasteable alone"
     )
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--fix", dest="code", action="store_const", const="fix", help="print only the fix code"
+    )
+    group.add_argument(
+        "--repro", dest="code", action="store_const", const="repro", help="print only the repro"
+    )
     p.set_defaults(func=cmd_show)
 
     # Listed for --help only: main() hands `kb run ...` to kb.hook.run before parsing.
     p = sub.add_parser("run", help="run SCRIPT [ARGS] or -m MODULE [ARGS] with the crash note")
     p.add_argument("program", nargs="*")
+
+    p = sub.add_parser("tui", help="the interface: paste a traceback, read, copy, prove")
+    p.add_argument("text", nargs="*", help="start with this query (or pipe a traceback in)")
+    p.set_defaults(func=cmd_tui)
 
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
@@ -512,10 +585,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("verify", help="run every entry's repro, fix and band-aids (needs pytest)")
+    p = sub.add_parser(
+        "verify", help="run entries' repro, fix and band-aids: these ids, or all (with pytest)"
+    )
+    p.add_argument("ids", nargs="*", help="entry ids (default: every entry, through pytest)")
     p.add_argument("--device", action="append", choices=("cpu", "cuda"))
-    p.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
-    p.set_defaults(func=cmd_verify)
+    p.add_argument("--json", action="store_true", help="with ids: print the outcomes as JSON")
+    p.set_defaults(func=cmd_verify, pytest_args=[])
 
     p = sub.add_parser("doctor", help="find the catalogue's mistakes in .py files and notebooks")
     p.add_argument("paths", nargs="*", help="files or folders (default: the current folder)")
@@ -570,6 +646,22 @@ def main(argv: list[str] | None = None) -> int:
         return run_main(argv[1:])
     if own_command:
         sys.excepthook = _quiet_interrupt
+    args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
+    if args is None:
+        parser = build_parser()
+        pytest_args: list[str] = []
+        if argv[:1] == ["verify"] and "--" in argv:
+            # `kb verify -- -k name`: what follows `--` goes to pytest, not to the entry ids.
+            cut = argv.index("--")
+            argv, pytest_args = argv[:cut], argv[cut + 1 :]
+        args = parser.parse_args(argv)
+        if pytest_args:
+            args.pytest_args = pytest_args
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        if getattr(args, "limit", 1) < 1:
+            parser.error("--limit must be at least 1")
     try:
         return _main(argv)
     except KeyboardInterrupt:
