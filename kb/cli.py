@@ -636,34 +636,19 @@ def _quiet_interrupt(kind: type, value: BaseException, tb: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    own_command = argv is None  # the `kb` command itself, not a caller's test
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["run"]:
+    # No calls before the `try` on kb's own path: Ctrl-C in the first instants must still
+    # end quietly (tests/test_index_trust.py interrupts at the second call).
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["run"]:
         # The program's own arguments are not kb's to parse, and its errors not kb's to
         # quieten: kb's Ctrl-C hook is not installed for it.
         from kb.hook.run import main as run_main
 
-        return run_main(argv[1:])
-    if own_command:
+        return run_main(list(args[1:]))
+    if argv is None:  # the `kb` command itself, not a caller's test
         sys.excepthook = _quiet_interrupt
-    args = parse_search_fast(argv[1:]) if argv[:1] == ["search"] else None
-    if args is None:
-        parser = build_parser()
-        pytest_args: list[str] = []
-        if argv[:1] == ["verify"] and "--" in argv:
-            # `kb verify -- -k name`: what follows `--` goes to pytest, not to the entry ids.
-            cut = argv.index("--")
-            argv, pytest_args = argv[:cut], argv[cut + 1 :]
-        args = parser.parse_args(argv)
-        if pytest_args:
-            args.pytest_args = pytest_args
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        if getattr(args, "limit", 1) < 1:
-            parser.error("--limit must be at least 1")
     try:
-        return _main(argv)
+        return _main(list(args))
     except KeyboardInterrupt:
         return 130
 

@@ -17,7 +17,8 @@ import torch
 w = torch.ones(3, device=device, requires_grad=True)
 (w * 2).mean().backward()"""
 
-# Not a band-aid at all: the same gradient as the fix, so a good check lets it through.
+# Not a band-aid at all: the same gradient as the fix, so a good check
+# lets it through.
 ONES = """\
 import torch
 
@@ -27,7 +28,9 @@ w = torch.ones(3, device=device, requires_grad=True)
 CHECK = """\
 import torch
 
-assert torch.equal(w.grad, torch.full_like(w, 2.0)), f"w.grad is {w.grad.tolist()}, not 2s"
+assert torch.equal(w.grad, torch.full_like(w, 2.0)), (
+    f"w.grad is {w.grad.tolist()}, not 2s"
+)
 """
 
 
