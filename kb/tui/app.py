@@ -105,7 +105,10 @@ class KbApp(App):
         await pane.mount(self.preview)
         loop = asyncio.get_running_loop()
         # Warm the index (and the imports of search) before the first keystroke needs them.
-        self.catalogue = await loop.run_in_executor(self.executor, self._load_catalogue)
+        try:
+            self.catalogue = await loop.run_in_executor(self.executor, self._load_catalogue)
+        except Exception as exc:  # noqa: BLE001 - a broken catalogue is reported, not fatal
+            self.set_status(f"kb: cannot read the catalogue: {type(exc).__name__}: {exc}")
         self.search_now()
 
     def _load_catalogue(self) -> list[dict]:
@@ -134,7 +137,11 @@ class KbApp(App):
         loop = asyncio.get_running_loop()
         filtered = any(self.filters.values())
         limit = FILTERED_LIMIT if filtered else SEARCH_LIMIT
-        result = await loop.run_in_executor(self.executor, self._run_search, text, limit)
+        try:
+            result = await loop.run_in_executor(self.executor, self._run_search, text, limit)
+        except Exception as exc:  # noqa: BLE001 - one line in the status, never a crash
+            self.set_status(f"kb: search failed: {type(exc).__name__}: {exc}")
+            return
         self._show_results(text, *result)
 
     def _run_search(self, text: str, limit: int) -> tuple[list, list[tuple[str, str]]]:
