@@ -22,7 +22,6 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.widgets.option_list import Option
 
-from kb.tui.commands import EntryCommands
 from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 
 # A big paste is searched after it settles; typed words at once (each search replaces
@@ -34,13 +33,20 @@ SEARCH_LIMIT = 10
 FILTERED_LIMIT = 200
 
 
+def _entry_commands():
+    # The palette's provider, imported when the palette first opens.
+    from kb.tui.commands import EntryCommands
+
+    return EntryCommands
+
+
 class KbApp(App):
     """The kb field guide in a terminal."""
 
     # Absolute: Textual resolves a relative path against the file of the running subclass.
     CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kb.tcss")
     TITLE = "kb"
-    COMMANDS = App.COMMANDS | {EntryCommands}
+    COMMANDS = App.COMMANDS | {_entry_commands}
     # Side by side on a wide terminal, stacked on a narrow one.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     # Priority: the query box has its own uses for some function keys (F6, F7 select).
