@@ -29,7 +29,7 @@ from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 BIG_QUERY = 20_000
 BIG_QUERY_DELAY = 0.15
 PREVIEW_DELAY = 0.15
-SEARCH_LIMIT = 10
+SEARCH_LIMIT = 8
 FILTERED_LIMIT = 200
 
 
@@ -72,6 +72,7 @@ class KbApp(App):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-search")
         self.entries: dict[str, dict] = {}  # id -> entry (kb show --json shape), read lazily
         self.catalogue: list[dict] = []  # kb list --json rows, for filters and the palette
+        self.rows_by_id: dict[str, dict] = {}
         self.filters: dict[str, str | None] = {"kind": None, "tag": None, "area": None}
         self.hits: list = []
         self.current_id: str | None = None
@@ -174,10 +175,9 @@ class KbApp(App):
         )
 
     def _row(self, entry_id: str) -> dict | None:
-        for row in self.catalogue:
-            if row["id"] == entry_id:
-                return row
-        return None
+        if len(self.rows_by_id) != len(self.catalogue):
+            self.rows_by_id = {row["id"]: row for row in self.catalogue}
+        return self.rows_by_id.get(entry_id)
 
     def _show_results(self, text: str, hits: list, raised: list[tuple[str, str]]) -> None:
         from kb.tui.view import EMPTY_HELP, NO_MATCH, match_label, unexplained_note
