@@ -47,6 +47,14 @@ def test_cancelled_proof_run_stops_the_process():
         app = KbApp("grad can be implicitly created only for scalar outputs")
         async with app.run_test(size=(100, 30)) as pilot:
             await ready(pilot)
+            # Escape at once: the run is cancelled as it starts, and nothing breaks when
+            # its last messages arrive after the screen is gone.
+            await pilot.press("f5")
+            await until(pilot, lambda: isinstance(app.screen, ProofScreen))
+            closed = app.screen
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, ProofScreen))
+            await until(pilot, lambda: closed.proof is not None and closed.proof.cancelled)
             await pilot.press("f5")
             await until(pilot, lambda: isinstance(app.screen, ProofScreen))
             screen = app.screen

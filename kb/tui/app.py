@@ -22,7 +22,6 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.widgets.option_list import Option
 
-from kb.tui.commands import EntryCommands
 from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 
 # A big paste is searched after it settles; typed words at once (each search replaces
@@ -30,8 +29,15 @@ from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 BIG_QUERY = 20_000
 BIG_QUERY_DELAY = 0.15
 PREVIEW_DELAY = 0.15
-SEARCH_LIMIT = 10
+SEARCH_LIMIT = 8
 FILTERED_LIMIT = 200
+
+
+def _entry_commands():
+    # The palette's provider, imported when the palette first opens.
+    from kb.tui.commands import EntryCommands
+
+    return EntryCommands
 
 
 class KbApp(App):
@@ -40,7 +46,7 @@ class KbApp(App):
     # Absolute: Textual resolves a relative path against the file of the running subclass.
     CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kb.tcss")
     TITLE = "kb"
-    COMMANDS = App.COMMANDS | {EntryCommands}
+    COMMANDS = App.COMMANDS | {_entry_commands}
     # Side by side on a wide terminal, stacked on a narrow one.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     # Priority: the query box has its own uses for some function keys (F6, F7 select).
@@ -66,6 +72,7 @@ class KbApp(App):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-search")
         self.entries: dict[str, dict] = {}  # id -> entry (kb show --json shape), read lazily
         self.catalogue: list[dict] = []  # kb list --json rows, for filters and the palette
+        self.rows_by_id: dict[str, dict] = {}
         self.filters: dict[str, str | None] = {"kind": None, "tag": None, "area": None}
         self.hits: list = []
         self.current_id: str | None = None
@@ -105,7 +112,10 @@ class KbApp(App):
         await pane.mount(self.preview)
         loop = asyncio.get_running_loop()
         # Warm the index (and the imports of search) before the first keystroke needs them.
-        self.catalogue = await loop.run_in_executor(self.executor, self._load_catalogue)
+        try:
+            self.catalogue = await loop.run_in_executor(self.executor, self._load_catalogue)
+        except Exception as exc:  # noqa: BLE001 - a broken catalogue is reported, not fatal
+            self.set_status(f"kb: cannot read the catalogue: {type(exc).__name__}: {exc}")
         self.search_now()
 
     def _load_catalogue(self) -> list[dict]:
@@ -134,7 +144,11 @@ class KbApp(App):
         loop = asyncio.get_running_loop()
         filtered = any(self.filters.values())
         limit = FILTERED_LIMIT if filtered else SEARCH_LIMIT
-        result = await loop.run_in_executor(self.executor, self._run_search, text, limit)
+        try:
+            result = await loop.run_in_executor(self.executor, self._run_search, text, limit)
+        except Exception as exc:  # noqa: BLE001 - one line in the status, never a crash
+            self.set_status(f"kb: search failed: {type(exc).__name__}: {exc}")
+            return
         self._show_results(text, *result)
 
     def _run_search(self, text: str, limit: int) -> tuple[list, list[tuple[str, str]]]:
@@ -161,10 +175,9 @@ class KbApp(App):
         )
 
     def _row(self, entry_id: str) -> dict | None:
-        for row in self.catalogue:
-            if row["id"] == entry_id:
-                return row
-        return None
+        if len(self.rows_by_id) != len(self.catalogue):
+            self.rows_by_id = {row["id"]: row for row in self.catalogue}
+        return self.rows_by_id.get(entry_id)
 
     def _show_results(self, text: str, hits: list, raised: list[tuple[str, str]]) -> None:
         from kb.tui.view import EMPTY_HELP, NO_MATCH, match_label, unexplained_note

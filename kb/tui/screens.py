@@ -74,6 +74,7 @@ class ProofScreen(ModalScreen):
         self.entry_id = entry_id
         self.devices = devices
         self.proof = None
+        self.cancel_requested = False
         self.running = False
         self.started = time.monotonic()
         self.outcomes: list = []
@@ -113,12 +114,17 @@ class ProofScreen(ModalScreen):
         except ProofError as exc:
             self.app.call_from_thread(self._finish, str(exc))
             return
+        # Published before the flag is read: a cancel from the UI thread sees one or the other.
         self.proof = proof
+        if self.cancel_requested:
+            proof.cancel()
         for outcome in proof:
             self.app.call_from_thread(self._add, outcome)
         self.app.call_from_thread(self._finish, None)
 
     def _add(self, outcome) -> None:
+        if not self.is_attached:  # closed while the run was ending
+            return
         self.outcomes.append(outcome)
         bar = self.query_one("#proof-progress", ProgressBar)
         bar.update(total=self._total(), progress=len(self.outcomes))
@@ -136,13 +142,15 @@ class ProofScreen(ModalScreen):
 
     def _finish(self, error: str | None) -> None:
         self.running = False
+        if not self.is_attached:
+            return
         elapsed = time.monotonic() - self.started
         state = self.query_one("#proof-state", Static)
         bar = self.query_one("#proof-progress", ProgressBar)
         bar.update(total=self._total(), progress=len(self.outcomes))
         if error:
             text, style = f"Could not run the proof: {error}", "$error"
-        elif self.proof is not None and self.proof.cancelled:
+        elif self.cancel_requested or (self.proof is not None and self.proof.cancelled):
             text, style = f"Cancelled after {elapsed:.1f} s.", "$warning"
         elif self.proof is not None and self.proof.ok:
             text, style = f"Proven here: repro fails and fix heals · {elapsed:.1f} s", "$success"
@@ -155,11 +163,10 @@ class ProofScreen(ModalScreen):
         self.app.set_status(text)
 
     def action_cancel(self) -> None:
+        self.cancel_requested = True
         if self.running and self.proof is not None:
             self.proof.cancel()
-        elif self.running:
-            # Still looking the entry up; the run stops as soon as it starts.
-            self.workers.cancel_group(self, "proof")
+        # Else the entry is still being looked up; the run is cancelled as it starts.
 
     def action_close(self) -> None:
         self.action_cancel()

@@ -22,7 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # the box (which lays out every line it holds) stays responsive.
 BIG_PASTE = 64_000
 SHOWN_LINES = 300
-SEARCH_TAIL = 256_000
+SEARCH_TAIL = 128_000
 
 
 def shown_text(text: str) -> str:
