@@ -48,7 +48,7 @@ DEFAULT_MATRIX = (
     "2.12.1@3.11",
     "2.13.0+cpu@3.11",
     "2.14.1@3.11",
-    "2.15.0@3.10",
+    "2.14.1@3.10",  # torch 2.15 has no wheels for Python 3.10
     "2.15.0@3.11",
     "2.15.0@3.12",
     "2.15.0@3.13",
@@ -141,7 +141,10 @@ def verify_env(
                 return {**result, "error": f"uv could not create a Python {python} environment"}
         env = {**os.environ, "VIRTUAL_ENV": str(venv)}
         env.pop("PIP_CONSTRAINT", None)
-        code = run(["uv", "pip", "install", "-q", *install_args(torch_spec)], log, env=env)
+        # Bytecode now, as pip does: else every test worker compiles torch's sources (minutes
+        # for torch._dynamo on a busy machine) and time limits measure the compiler.
+        install = ["uv", "pip", "install", "-q", "--compile-bytecode", *install_args(torch_spec)]
+        code = run(install, log, env=env)
         installed = time.monotonic()
         if code:
             return {**result, "error": f"torch {torch_spec} did not install on Python {python}"}
@@ -210,7 +213,7 @@ def merge(record_path: Path, results: list[dict], wall_s: float) -> None:
         for entry_id, by_device in res["entries"].items():
             record["entries"].setdefault(entry_id, {})[name] = by_device
         env = record["environments"].get(name, {}) if res.get("partial") else {}
-        if not res.get("partial"):
+        if not res.get("partial") or "test_s" not in env:
             env.update(install_s=res["install_s"], test_s=res["test_s"])
         env.update(res["environment"], date=today)
         in_env = {k: v[name] for k, v in record["entries"].items() if name in v}
@@ -236,6 +239,9 @@ def merge_records(target: Path, sources: list[Path]) -> None:
                     "entries": entries,
                     "install_s": env.get("install_s", 0),
                     "test_s": env.get("test_s", 0),
+                    # Only the entries it holds: a record of a few entries (--entries)
+                    # must not erase the rest of that environment's results.
+                    "partial": True,
                 }
             )
     wall = max((r["install_s"] + r["test_s"] for r in results), default=0)

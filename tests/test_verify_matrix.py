@@ -17,7 +17,8 @@ def test_environments_from_arguments():
     assert vm.parse_specs("2.15.0", "3.12,3.13") == [("2.15.0", "3.12"), ("2.15.0", "3.13")]
     default = vm.parse_specs(None, None)
     assert ("1.13.1", "3.10") in default and ("2.13.0+cpu", "3.11") in default
-    assert {py for t, py in default if t == "2.15.0"} == {"3.10", "3.11", "3.12", "3.13"}
+    assert {py for t, py in default if t == "2.15.0"} == {"3.11", "3.12", "3.13"}
+    assert ("2.14.1", "3.10") in default  # torch 2.15 has no wheels for Python 3.10
 
 
 def run_result(name: str, entries: dict, partial: bool = False) -> dict:
@@ -60,3 +61,14 @@ def test_records_of_parallel_jobs_fold_into_one(tmp_path):
     assert vm.main(["--record", str(target), "--merge", *map(str, parts)]) == 0
     data = json.loads(target.read_text())
     assert set(data["environments"]) == {"t1", "t2"} and set(data["entries"]["a"]) == {"t1", "t2"}
+
+
+def test_a_record_of_a_few_entries_folds_in_without_erasing_the_rest(tmp_path):
+    target, part = tmp_path / "verified.json", tmp_path / "part.json"
+    vm.merge(target, [run_result("t2", {"a": ok("1"), "b": ok("1")})], 3.0)
+    vm.merge(part, [run_result("t2", {"b": ok("2")}, partial=True)], 3.0)
+    assert vm.main(["--record", str(target), "--merge", str(part)]) == 0
+    data = json.loads(target.read_text())
+    assert (
+        data["entries"]["a"]["t2"]["digest"] == "1" and data["entries"]["b"]["t2"]["digest"] == "2"
+    )
