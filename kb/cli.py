@@ -200,16 +200,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_catalogue(args: argparse.Namespace) -> int:
     import os
 
+    from kb import paths
     from kb.catalogue import render_index
     from kb.search import list_entries
 
     rows, problems = list_entries()
-    if problems:
-        _warn_problems(problems)
+    _warn_problems(problems)
+    if any(type(p).__name__ != "Notice" for p in problems):
         raise UserError("fix the entries above first (`kb lint`)")
     # One folder's index, of that folder's entries: by default the folder `kb new`
     # writes to (a team's, or the checkout's when contributing to kb).
-    folder = os.path.realpath(args.dir) if args.dir else _writable_folder()
+    if args.dir:
+        folder = os.path.realpath(args.dir)
+    else:
+        folder = _writable_folder() if args.write else paths.entries_dir()
     rows = [r for r in rows if os.path.dirname(r["path"]) == folder]
     text = render_index(rows)
     target = os.path.join(folder, "README.md")
@@ -343,6 +347,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("verifying needs pytest: pip install pytest") from None
     folders = paths.catalogue_dirs()
+    if not folders:
+        raise UserError("no catalogue folders: KB_BUNDLED=0 and none named in KB_ENTRIES")
+    try:
+        root = os.path.commonpath(folders)
+    except ValueError:  # folders on different drives
+        root = folders[0]
     # kb's own settings (kb/verify.ini), never those of a pytest.ini, pyproject.toml or
     # conftest.py in the folders above: a project's `addopts = --co` or unknown option
     # must not turn verification into something else. kb is imported already (this
@@ -352,7 +362,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "-c",
         os.path.join(paths.PACKAGE, "verify.ini"),
         "--rootdir",
-        os.path.commonpath(folders) if len(folders) > 1 else folders[0],
+        root,
         "--noconftest",
         "-q",
         "-p",

@@ -239,7 +239,7 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
     out.extend(_lint_body(doc, check_code))
     out.extend(_lint_bandaids(doc, check_code))
     out.extend(_lint_todo(doc))
-    out.extend(_lint_characters(doc, check_code))
+    out.extend(_lint_characters(doc))
     return sorted(out)
 
 
@@ -247,13 +247,18 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
 MAX_CODE_COLUMNS = 79
 
 
-def _lint_characters(doc: Document, check_code: bool = True) -> list[Problem]:
-    out = [
+def _lint_characters(doc: Document) -> list[Problem]:
+    return [
         Problem(doc.path, line, "KB030", f"control character {char!r}: remove it")
         for line, char in doc.controls
     ]
-    # Layout, like compiling, is lint's to judge; the index leaves a wide entry in.
-    for fence in doc.fences if check_code else ():
+
+
+def lint_layout(doc: Document) -> list[Problem]:
+    """How code reads in a terminal: `kb lint` holds entries to it, but an entry that
+    breaks it is still indexed and verified (it is no less true for being wide)."""
+    out = []
+    for fence in doc.fences:
         if fence.info.split()[:1] != ["python"]:
             continue  # messages and output are shown as they are, wrapped if need be
         for offset, line in enumerate(fence.code.split("\n")):
@@ -505,6 +510,7 @@ def lint_paths(paths: Iterable[Path]) -> list[Problem]:
             continue
         docs.append(doc)
         problems.extend(lint_document(doc))
+        problems.extend(lint_layout(doc))
     # An entry linted alone may name siblings, or entries of the other catalogue
     # folders, that are not being linted: they count too.
     import contextlib

@@ -77,7 +77,7 @@ def project_config(start: str | None = None) -> dict:
                 data = fh.read()
         except OSError:
             data = b""
-        if b"[tool.kb]" in data or b"[tool.kb." in data:
+        if b"tool.kb" in data and _has_tool_kb(data):
             table = _tool_kb(candidate, data)
             if table is not None:
                 return table
@@ -85,6 +85,16 @@ def project_config(start: str | None = None) -> dict:
         if parent == here:
             return {}
         here = parent
+
+
+def _has_tool_kb(data: bytes) -> bool:
+    """Does a line of this TOML open the [tool.kb] table (or a table inside it)?"""
+    for line in data.split(b"\n"):
+        if b"tool.kb" in line:
+            header = line.replace(b" ", b"").replace(b"\t", b"")
+            if header.startswith((b"[tool.kb]", b"[tool.kb.")):
+                return True
+    return False
 
 
 def _tool_kb(path: str, data: bytes) -> dict | None:

@@ -208,20 +208,19 @@ def words(text: str, limit: int = 64) -> list[str]:
     return list(seen)[:limit]
 
 
-# What a search reads of a paste: its last half megabyte (a traceback's exception lines
-# are at the bottom), each line's first 64 KB (torch's longest messages, a state_dict's
-# missing keys, stay whole). Reading more would find nothing new and cost seconds: every
-# word of a paste passes through Python-level loops.
+# What a search reads of a paste: its last 2,000 lines and half megabyte (a traceback's
+# exception lines are at the bottom), each line's first 64 KB (torch's longest messages,
+# a state_dict's missing keys, stay whole). Reading more would find nothing new and cost
+# seconds: every line and word of a paste passes through Python-level loops.
+MAX_PASTE_LINES = 2000
 MAX_PASTE_CHARS = 512 * 1024
 MAX_LINE_CHARS = 64 * 1024
 
 
 def bounded(text: str) -> str:
-    """`text` cut to what a search reads of it (see MAX_PASTE_CHARS)."""
-    if len(text) <= MAX_LINE_CHARS:
+    """`text` cut to what a search reads of it (see MAX_PASTE_LINES)."""
+    if len(text) <= MAX_LINE_CHARS and text.count("\n") < MAX_PASTE_LINES:
         return text
     text = text[-MAX_PASTE_CHARS:]
-    lines = text.split("\n")
-    if any(len(line) > MAX_LINE_CHARS for line in lines):
-        text = "\n".join(line[:MAX_LINE_CHARS] for line in lines)
-    return text
+    lines = text.split("\n")[-MAX_PASTE_LINES:]
+    return "\n".join(line[:MAX_LINE_CHARS] for line in lines)

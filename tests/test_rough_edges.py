@@ -16,7 +16,7 @@ from kb.cli import main
 from kb.lint import lint_paths
 from kb.render import render_entry
 from kb.search import get_entry
-from kb.textnorm import MAX_LINE_CHARS, MAX_PASTE_CHARS, bounded
+from kb.textnorm import MAX_LINE_CHARS, MAX_PASTE_CHARS, MAX_PASTE_LINES, bounded
 from tests.conftest import FIX, entry_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,9 @@ def test_a_huge_paste_is_read_within_bounds():
     assert len(cut) == MAX_LINE_CHARS and cut in line
     many = "\n".join(["short line"] * 200_000) + "\nRuntimeError: the end\n"
     cut = bounded(many)
-    assert len(cut) == MAX_PASTE_CHARS and cut.endswith("RuntimeError: the end\n")
+    assert cut.count("\n") == MAX_PASTE_LINES - 1 and cut.endswith("RuntimeError: the end\n")
+    wide = "\n".join(["x" * 1000] * 2000)
+    assert len(bounded(wide)) == MAX_PASTE_CHARS
     assert bounded("RuntimeError: small") == "RuntimeError: small"
 
 

@@ -185,3 +185,14 @@ def test_kb_verify_uses_its_own_settings_whatever_lies_above(tmp_path):
     assert "2 passed" in done.stdout
     record = json.loads((tmp_path / "verified.json").read_text(encoding="utf-8"))
     assert record["entries"]["team-backward"]["cpu"]["outcome"] == "passed"
+
+
+def test_only_a_tool_kb_table_counts(tmp_path, monkeypatch):
+    # Mentioned in a comment or a string, the table is not there.
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"  # see [tool.kb] in the docs\ndescription = "[tool.kb]"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert paths.project_config() == {}
+    assert paths.catalogue_dirs() == [str(BUNDLED.resolve())]
