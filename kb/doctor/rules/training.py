@@ -114,7 +114,7 @@ def missing_zero_grad(ff: FileFacts):
             and call.func.attr == "backward"
             and not (ff.qual(call.func) or "").startswith("torch.distributed.autograd.")
         ):
-            units.update(_units_around(ff, call))
+            units.update(u for u in _units_around(ff, call) if _repeats(ff, u))
     if not units:
         return
     for call in ff.of(ast.Call):
@@ -125,6 +125,18 @@ def missing_zero_grad(ff: FileFacts):
             and units.intersection(_units_around(ff, call))
         ):
             yield call, "backward() and step() with no zero_grad(): gradients add up across steps"
+
+
+def _repeats(ff: FileFacts, unit: ast.AST) -> bool:
+    """A loop, or a function this file calls inside a loop (a train_step called per batch):
+    only a step that repeats accumulates gradients."""
+    if not isinstance(unit, ast.FunctionDef):
+        return True
+    for call in ff.of(ast.Call):
+        name = dotted(call.func) or ""
+        if name.rsplit(".", 1)[-1] == unit.name and _loop_scope(ff, call) is not None:
+            return True
+    return False
 
 
 def _units_around(ff: FileFacts, node: ast.AST) -> list[ast.AST]:
@@ -433,6 +445,7 @@ def parameters_generator_reused(ff: FileFacts):
             and isinstance(v.func, ast.Attribute)
             and v.func.attr in ("parameters", "named_parameters", "buffers", "children")
             and not v.args
+            and _is_model(ff, v.func.value)  # other APIs' parameters() return lists
         )
 
     scopes = {
@@ -519,13 +532,13 @@ def scheduler_before_optimizer(ff: FileFacts):
     """,
     """
     for epoch in range(5):
-        ...
+        val_loss = train_one_epoch(model)
         if val_loss < best_loss:
             best_state = model.state_dict()
     """,
     """
     for epoch in range(5):
-        ...
+        val_loss = train_one_epoch(model)
         if val_loss < best_loss:
             best_state = copy.deepcopy(model.state_dict())
     """,
@@ -535,8 +548,9 @@ def state_dict_by_reference(ff: FileFacts):
     for node in ff.of(ast.Assign):
         if not isinstance(node, ast.Assign) or not isinstance(ff.parents.get(node), ast.If):
             continue
-        if _loop_scope(ff, node) is None:
-            continue
+        loop = _outer_loop(ff, node)
+        if loop is None or not _trains(loop):
+            continue  # weights that never change make a reference as good as a copy
         pairs: list[tuple[ast.AST, ast.AST]] = []
         for target in node.targets:
             if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
@@ -573,6 +587,30 @@ def _is_model(ff: FileFacts, node: ast.AST) -> bool:
         return True
     name = (dotted(node) or "").rsplit(".", 1)[-1].lower()
     return any(word in name for word in MODEL_WORDS)
+
+
+def _outer_loop(ff: FileFacts, node: ast.AST) -> ast.AST | None:
+    """The outermost loop around `node` within its function."""
+    found = None
+    current = ff.parents.get(node)
+    while current is not None and not isinstance(
+        current, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+    ):
+        if isinstance(current, ast.For | ast.While | ast.AsyncFor):
+            found = current
+        current = ff.parents.get(current)
+    return found
+
+
+def _trains(loop: ast.AST) -> bool:
+    """The loop visibly changes weights: an optimizer step, a backward, or a call of
+    something named train (train_one_epoch(...), trainer.train())."""
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Call):
+            name = (dotted(n.func) or "").rsplit(".", 1)[-1].lower()
+            if name in ("step", "backward") or name.startswith("train") or "_train" in name:
+                return True
+    return False
 
 
 def _saved_at_once(ff: FileFacts, assign: ast.Assign, name: str | None) -> bool:
