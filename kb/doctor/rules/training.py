@@ -624,3 +624,79 @@ def _saved_at_once(ff: FileFacts, assign: ast.Assign, name: str | None) -> bool:
         ):
             return True
     return False
+
+
+CLIPS = ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_")
+
+
+def _scaled_backward(stmt: ast.stmt) -> str | None:
+    """`scaler` for a statement `scaler.scale(loss).backward()`."""
+    call = _expr_call(stmt, "backward")
+    if call is None:
+        return None
+    inner = call.func.value
+    if (
+        isinstance(inner, ast.Call)
+        and isinstance(inner.func, ast.Attribute)
+        and inner.func.attr == "scale"
+    ):
+        return dotted(inner.func.value)
+    return None
+
+
+@rule(
+    "KBD031",
+    "clip-before-unscale",
+    "clip-grad-before-unscale",
+    "gradients clipped after scaler.scale(loss).backward() without scaler.unscale_(opt) first",
+    """
+    With a `GradScaler`, `backward()` leaves gradients multiplied by the loss scale
+    (65536 at first). Clipping them then compares the *scaled* norm with `max_norm`, so
+    clipping cuts far too much, and `scaler.step()` divides the clipped gradients by the
+    scale again: the update is tiny. Call `scaler.unscale_(optimizer)` before clipping.
+    """,
+    """
+    scaler.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    scaler.step(opt)
+    """,
+    """
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    scaler.step(opt)
+    """,
+    needs=("clip_grad",),
+)
+def clip_before_unscale(ff: FileFacts):
+    for scope in ff.scopes():
+        for block in statements(scope.body):
+            scaler: str | None = None
+            for stmt in block:
+                found = _scaled_backward(stmt)
+                if found:
+                    scaler = found
+                    continue
+                if scaler is None:
+                    continue
+                calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+                if any(
+                    isinstance(c.func, ast.Attribute)
+                    and c.func.attr == "unscale_"
+                    and dotted(c.func.value) == scaler
+                    for c in calls
+                ):
+                    scaler = None
+                    continue
+                clip = next(
+                    (c for c in calls if (dotted(c.func) or "").rsplit(".", 1)[-1] in CLIPS), None
+                )
+                if clip is not None:
+                    yield (
+                        clip,
+                        (
+                            f"gradients clipped while still scaled by '{scaler}': call "
+                            f"{scaler}.unscale_(optimizer) first"
+                        ),
+                    )
+                    scaler = None
