@@ -165,14 +165,13 @@ def main() -> int:
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--labels", default=str(ROOT / "scripts" / "doctor_labels.yaml"))
     parser.add_argument("--save", help="write the raw results here (JSON)")
-    parser.add_argument("--load", help="tabulate results saved earlier instead of running")
+    parser.add_argument("--load", help="results saved earlier (tabulated, or updated by --tree)")
     parser.add_argument("--list", action="store_true", help="print every finding, to label")
     args = parser.parse_args()
     labels = load_labels(Path(args.labels))
-    if args.load:
-        results = json.loads(Path(args.load).read_text(encoding="utf-8"))
-    else:
-        results = {}
+    # --load alone tabulates; with --tree it reruns those tools there and keeps the rest.
+    results = json.loads(Path(args.load).read_text(encoding="utf-8")) if args.load else {}
+    if args.tree:
         for spec in args.tree:
             name, _, path = spec.partition("=")
             tree = Path(path)
