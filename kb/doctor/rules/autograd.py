@@ -434,3 +434,49 @@ def inplace_on_saved_output(ff: FileFacts):
                             saved.pop(t.id, None)
                             if _saves_output(ff, stmt.value) and not ff.under_no_grad(stmt):
                                 saved[t.id] = stmt.value
+
+
+HOST_CHAIN = ("cpu", "cuda", "to", "float", "double", "half", "contiguous", "squeeze")
+
+
+@rule(
+    "KBD030",
+    "numpy-of-graph-tensor",
+    "numpy-on-tensor-requiring-grad",
+    ".numpy() on a tensor that is part of the graph (a model output), without .detach()",
+    """
+    `.numpy()` shares memory with the tensor, and NumPy knows nothing of autograd: a
+    tensor that requires grad refuses (`Can't call numpy() on Tensor that requires grad.
+    Use tensor.detach().numpy() instead.`). Detach first, or compute it under
+    `torch.no_grad()`.
+    """,
+    """
+    model = nn.Linear(3, 2)
+    pred = model(x)
+    pred_np = pred.cpu().numpy()
+    """,
+    """
+    model = nn.Linear(3, 2)
+    pred = model(x)
+    pred_np = pred.detach().cpu().numpy()
+    """,
+    needs=(".numpy(",),
+)
+def numpy_of_graph_tensor(ff: FileFacts):
+    flow = flow_of(ff)
+    for node in ff.of(ast.Call):
+        if not (
+            isinstance(node.func, ast.Attribute) and node.func.attr == "numpy" and not node.args
+        ):
+            continue
+        receiver = node.func.value
+        while (
+            isinstance(receiver, ast.Call)
+            and isinstance(receiver.func, ast.Attribute)
+            and receiver.func.attr in HOST_CHAIN
+        ):
+            receiver = receiver.func.value
+        if ff.under_no_grad(node) or _detached(receiver):
+            continue
+        if flow.carries_graph(receiver):
+            yield node, ".numpy() on a tensor that requires grad: call .detach() first"

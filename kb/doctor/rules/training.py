@@ -114,7 +114,7 @@ def missing_zero_grad(ff: FileFacts):
             and call.func.attr == "backward"
             and not (ff.qual(call.func) or "").startswith("torch.distributed.autograd.")
         ):
-            units.update(_units_around(ff, call))
+            units.update(u for u in _units_around(ff, call) if _repeats(ff, u))
     if not units:
         return
     for call in ff.of(ast.Call):
@@ -125,6 +125,18 @@ def missing_zero_grad(ff: FileFacts):
             and units.intersection(_units_around(ff, call))
         ):
             yield call, "backward() and step() with no zero_grad(): gradients add up across steps"
+
+
+def _repeats(ff: FileFacts, unit: ast.AST) -> bool:
+    """A loop, or a function this file calls inside a loop (a train_step called per batch):
+    only a step that repeats accumulates gradients."""
+    if not isinstance(unit, ast.FunctionDef):
+        return True
+    for call in ff.of(ast.Call):
+        name = dotted(call.func) or ""
+        if name.rsplit(".", 1)[-1] == unit.name and _loop_scope(ff, call) is not None:
+            return True
+    return False
 
 
 def _units_around(ff: FileFacts, node: ast.AST) -> list[ast.AST]:
@@ -433,6 +445,7 @@ def parameters_generator_reused(ff: FileFacts):
             and isinstance(v.func, ast.Attribute)
             and v.func.attr in ("parameters", "named_parameters", "buffers", "children")
             and not v.args
+            and _is_model(ff, v.func.value)  # other APIs' parameters() return lists
         )
 
     scopes = {
@@ -519,13 +532,13 @@ def scheduler_before_optimizer(ff: FileFacts):
     """,
     """
     for epoch in range(5):
-        ...
+        val_loss = train_one_epoch(model)
         if val_loss < best_loss:
             best_state = model.state_dict()
     """,
     """
     for epoch in range(5):
-        ...
+        val_loss = train_one_epoch(model)
         if val_loss < best_loss:
             best_state = copy.deepcopy(model.state_dict())
     """,
@@ -535,8 +548,9 @@ def state_dict_by_reference(ff: FileFacts):
     for node in ff.of(ast.Assign):
         if not isinstance(node, ast.Assign) or not isinstance(ff.parents.get(node), ast.If):
             continue
-        if _loop_scope(ff, node) is None:
-            continue
+        loop = _outer_loop(ff, node)
+        if loop is None or not _trains(loop):
+            continue  # weights that never change make a reference as good as a copy
         pairs: list[tuple[ast.AST, ast.AST]] = []
         for target in node.targets:
             if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
@@ -575,6 +589,30 @@ def _is_model(ff: FileFacts, node: ast.AST) -> bool:
     return any(word in name for word in MODEL_WORDS)
 
 
+def _outer_loop(ff: FileFacts, node: ast.AST) -> ast.AST | None:
+    """The outermost loop around `node` within its function."""
+    found = None
+    current = ff.parents.get(node)
+    while current is not None and not isinstance(
+        current, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+    ):
+        if isinstance(current, ast.For | ast.While | ast.AsyncFor):
+            found = current
+        current = ff.parents.get(current)
+    return found
+
+
+def _trains(loop: ast.AST) -> bool:
+    """The loop visibly changes weights: an optimizer step, a backward, or a call of
+    something named train (train_one_epoch(...), trainer.train())."""
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Call):
+            name = (dotted(n.func) or "").rsplit(".", 1)[-1].lower()
+            if name in ("step", "backward") or name.startswith("train") or "_train" in name:
+                return True
+    return False
+
+
 def _saved_at_once(ff: FileFacts, assign: ast.Assign, name: str | None) -> bool:
     """The kept state_dict is written out right away in the same block (torch.save)."""
     block = ff.parents.get(assign)
@@ -586,3 +624,79 @@ def _saved_at_once(ff: FileFacts, assign: ast.Assign, name: str | None) -> bool:
         ):
             return True
     return False
+
+
+CLIPS = ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_")
+
+
+def _scaled_backward(stmt: ast.stmt) -> str | None:
+    """`scaler` for a statement `scaler.scale(loss).backward()`."""
+    call = _expr_call(stmt, "backward")
+    if call is None:
+        return None
+    inner = call.func.value
+    if (
+        isinstance(inner, ast.Call)
+        and isinstance(inner.func, ast.Attribute)
+        and inner.func.attr == "scale"
+    ):
+        return dotted(inner.func.value)
+    return None
+
+
+@rule(
+    "KBD031",
+    "clip-before-unscale",
+    "clip-grad-before-unscale",
+    "gradients clipped after scaler.scale(loss).backward() without scaler.unscale_(opt) first",
+    """
+    With a `GradScaler`, `backward()` leaves gradients multiplied by the loss scale
+    (65536 at first). Clipping them then compares the *scaled* norm with `max_norm`, so
+    clipping cuts far too much, and `scaler.step()` divides the clipped gradients by the
+    scale again: the update is tiny. Call `scaler.unscale_(optimizer)` before clipping.
+    """,
+    """
+    scaler.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    scaler.step(opt)
+    """,
+    """
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    scaler.step(opt)
+    """,
+    needs=("clip_grad",),
+)
+def clip_before_unscale(ff: FileFacts):
+    for scope in ff.scopes():
+        for block in statements(scope.body):
+            scaler: str | None = None
+            for stmt in block:
+                found = _scaled_backward(stmt)
+                if found:
+                    scaler = found
+                    continue
+                if scaler is None:
+                    continue
+                calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+                if any(
+                    isinstance(c.func, ast.Attribute)
+                    and c.func.attr == "unscale_"
+                    and dotted(c.func.value) == scaler
+                    for c in calls
+                ):
+                    scaler = None
+                    continue
+                clip = next(
+                    (c for c in calls if (dotted(c.func) or "").rsplit(".", 1)[-1] in CLIPS), None
+                )
+                if clip is not None:
+                    yield (
+                        clip,
+                        (
+                            f"gradients clipped while still scaled by '{scaler}': call "
+                            f"{scaler}.unscale_(optimizer) first"
+                        ),
+                    )
+                    scaler = None
