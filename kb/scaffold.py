@@ -172,7 +172,7 @@ def _starting_repro(where: str, line: str) -> str:
     if line and _compiles(line):
         return (
             "import torch\n\n"
-            "# TODO: make this self-contained: build what the failing line uses, on `device`.\n"
+            "# TODO: self-contained: build what the failing line uses, on `device`.\n"
             f"# The failing line from the paste ({where}):\n"
             f"{line}"
         )

@@ -69,7 +69,14 @@ ELEMENT_0 = {"torch-tensor-cuts-graph", "loss-computed-under-no-grad", "all-para
 
 # (paste, the entries that are right answers for it: the top hit must be one of them)
 CASES = [
-    (SEED_BACKWARD_TWICE, {"backward-twice-retain-graph", "backward-twice-reused-tensor"}),
+    (
+        SEED_BACKWARD_TWICE,
+        {
+            "backward-twice-retain-graph",
+            "backward-twice-reused-tensor",
+            "rnn-hidden-state-not-detached",
+        },
+    ),
     (
         "TypeError: torch.FloatTensor is not a Module subclass",
         {"modulelist-tensor-not-module", "modulelist-parameter-not-module"},

@@ -267,6 +267,7 @@ def test_markup_in_pastes_and_entries_is_shown_literally(tmp_path, monkeypatch):
 def test_empty_catalogue(tmp_path, monkeypatch):
     (tmp_path / "entries").mkdir()
     monkeypatch.setenv("KB_ENTRIES", str(tmp_path / "entries"))
+    monkeypatch.setenv("KB_BUNDLED", "0")  # only the empty folder, not kb's own catalogue
     monkeypatch.setenv("KB_DB", str(tmp_path / "index.db"))
 
     async def go():

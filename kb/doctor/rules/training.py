@@ -258,7 +258,7 @@ def loss_tensor_kept(ff: FileFacts):
             and isinstance(node.args[0], ast.Name)
         ):
             continue
-        loop = _loop_scope(ff, node)
+        loop = _loop_scope(ff, node) or _outliving_call(ff, node)
         if loop is None or ff.under_no_grad(node):
             continue
         name = node.args[0].id
@@ -277,6 +277,18 @@ def loss_tensor_kept(ff: FileFacts):
         if holder and _combined(ff, holder, ff.scope_of(node)):
             continue  # the list is summed or stacked: kept on purpose, for one backward
         yield node, f"'{name}' appended with its graph: append {name}.item() or {name}.detach()"
+
+
+def _outliving_call(ff: FileFacts, node: ast.Call) -> ast.AST | None:
+    """The function around an `append` whose list it did not create (a global, a closure's
+    or an attribute's list): each call adds to what the last one left, as in a loop."""
+    scope = ff.scope_of(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    holder = node.func.value
+    if isinstance(holder, ast.Name):
+        return None if holder.id in ff.bindings(scope) else scope
+    return scope if dotted(holder) and dotted(holder).startswith("self.") else None
 
 
 def _combined(ff: FileFacts, holder: str, scope: ast.AST) -> bool:
