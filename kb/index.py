@@ -15,7 +15,7 @@ import sys
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-14"
+SCHEMA = "kb-index-15"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
