@@ -317,11 +317,16 @@ def child_main(argv: list[str]) -> int:
         import dataclasses
 
         entry = dataclasses.replace(entry, timeout=args.timeout)
+    # The band-aids too: the check must reject each tempting wrong fix, as it rejects the repro.
+    judges = [(phase, lambda d, p=phase: verify.verify(entry, p, d)) for phase in PHASES] + [
+        (verify.bandaid_phase(n), lambda d, n=n: verify.verify_bandaid(entry, n, d))
+        for n in range(1, len(entry.bandaids) + 1)
+    ]
     for device in args.device or DEVICES:
-        for phase in PHASES:
+        for phase, judge in judges:
             start = time.monotonic()
             try:
-                verdict = verify.verify(entry, phase, device)
+                verdict = judge(device)
             except verify.Skip as skip:
                 _emit(channel, device=device, phase=phase, status="skipped", summary=str(skip))
                 continue

@@ -76,9 +76,11 @@ def entry_links(entry: dict) -> dict[str, str]:
 
 
 def verified_text(entry: dict) -> str:
+    """Where the proof ran, one list item per line (Markdown would join bare lines)."""
     from kb.render import verified_line
 
-    return verified_line(entry.get("verified") or {})
+    lines = verified_line(entry.get("verified") or {}, entry.get("id", "")).splitlines()
+    return "\n".join(f"- {_escape_inline(line)}" for line in lines)
 
 
 def _look_alikes(entry: dict) -> list[str]:
