@@ -118,8 +118,9 @@ def verification(entry_id: str, digest: str | None, matrix: dict, local: dict) -
     `status` is `failed` when a current result failed, `proven` when at least one passed
     and none failed, `skipped` when every current result was skipped, `stale` when results
     exist only for earlier versions of the entry, `unverified` when there are none.
-    `proven`, `failed` and `skipped` list the current results (torch, python, build, device, source, and `phase`/`why` where not proven);
-    `stale` lists the environments whose results no longer apply.
+    `proven`, `failed` and `skipped` list the current results (torch, python, build,
+    device, source, and `phase`/`why` where not proven); `stale` lists the environments
+    whose results no longer apply.
     """
     results: list[dict] = []
     stale: list[dict] = []
