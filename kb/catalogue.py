@@ -96,7 +96,7 @@ def stats(entries: list[dict]) -> dict:
             "cuda": sum(1 for e in entries if "cuda" in e["devices"]),
             "cuda_only": sum(1 for e in entries if e["devices"] == ["cuda"]),
         },
-        "verified": {k: status[k] for k in ("proven", "failed", "stale", "unverified")},
+        "verified": {k: status[k] for k in ("proven", "failed", "skipped", "stale", "unverified")},
         "proven_on": dict(sorted(proven_on.items(), key=lambda kv: _label_key(kv[0]))),
         "verification_failed": failed,
         "verification_stale": stale,
@@ -135,8 +135,8 @@ def render_stats(figures: dict) -> str:
     v = figures["verified"]
     if v["proven"] or v["failed"] or v["stale"]:
         lines.append(
-            f"verified:  proven {v['proven']}/{n}, failed {v['failed']}, stale {v['stale']}, "
-            f"unverified {v['unverified']}"
+            f"verified:  proven {v['proven']}/{n}, failed {v['failed']}, "
+            f"only skipped {v['skipped']}, stale {v['stale']}, unverified {v['unverified']}"
         )
         for label, count in figures["proven_on"].items():
             lines.append(f"  {count:4d} proven on {label}")

@@ -116,10 +116,11 @@ def verification(entry_id: str, digest: str | None, matrix: dict, local: dict) -
     """What the records prove about one entry as it is now (the `verified` field).
 
     `status` is `failed` when a current result failed, `proven` when at least one passed
-    and none failed, `stale` when results exist only for earlier versions of the entry,
-    `unverified` when there are none. `proven`, `failed` and `skipped` list the current
-    results (torch, python, build, device, source, and `phase`/`why` where not proven);
-    `stale` lists the environments whose results no longer apply.
+    and none failed, `skipped` when every current result was skipped, `stale` when results
+    exist only for earlier versions of the entry, `unverified` when there are none.
+    `proven`, `failed` and `skipped` list the current results (torch, python, build,
+    device, source, and `phase`/`why` where not proven); `stale` lists the environments
+    whose results no longer apply.
     """
     results: list[dict] = []
     stale: list[dict] = []
@@ -156,6 +157,8 @@ def verification(entry_id: str, digest: str | None, matrix: dict, local: dict) -
         status = "failed"
     elif proven:
         status = "proven"
+    elif skipped:
+        status = "skipped"  # nowhere it ran could prove it (a GPU-only entry without a GPU)
     elif stale:
         status = "stale"
     else:
