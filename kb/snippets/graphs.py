@@ -28,7 +28,13 @@ import weakref
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_leaves
+from torch.utils._pytree import tree_flatten
+
+
+def tree_leaves(tree: object) -> list:
+    # torch.utils._pytree.tree_leaves is new in torch 2.1; tree_flatten is in them all.
+    return tree_flatten(tree)[0]
+
 
 ENTRIES = {
     "kept": "loss-history-keeps-graph",

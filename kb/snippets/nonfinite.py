@@ -27,7 +27,13 @@ import weakref
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+from torch.utils._pytree import tree_flatten
+
+
+def tree_leaves(tree: object) -> list:
+    # torch.utils._pytree.tree_leaves is new in torch 2.1; tree_flatten is in them all.
+    return tree_flatten(tree)[0]
+
 
 ENTRIES = {
     "forward": "nan-from-undefined-op",
