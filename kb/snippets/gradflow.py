@@ -267,7 +267,12 @@ class gradient_flow:
         def reached(t, key=key):
             self.reached.add(key)
 
-        self._handles[key] = tensor.register_post_accumulate_grad_hook(reached)
+        if hasattr(tensor, "register_post_accumulate_grad_hook"):
+            self._handles[key] = tensor.register_post_accumulate_grad_hook(reached)
+        else:
+            # torch before 2.2: a gradient hook also says that backward reached the leaf
+            # (it runs just before accumulation); it must return None to leave the grad.
+            self._handles[key] = tensor.register_hook(lambda grad, key=key: reached(None, key))
 
     def _hook_all(self):
         for _, tensor in _named_tensors(self.targets).values():
