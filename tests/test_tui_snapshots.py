@@ -34,10 +34,11 @@ async def steady(pilot) -> None:
 
 @pytest.mark.parametrize(
     "name, query, keys, screen",
+    # The no-entry screen is left to tests/test_tui.py's text checks: its snapshot raced
+    # with the search worker (the cursor drawn or not) and failed one run in three.
     [
         ("empty", "", (), None),
         ("results", MESSAGE, (), None),
-        ("unexplained", "RuntimeError: the flux capacitor overheated", (), None),
         ("entry", MESSAGE, ("tab", "enter"), EntryScreen),
         ("help", "", ("f1",), HelpScreen),
     ],
