@@ -354,6 +354,14 @@ def run_check(entry: Entry, module: types.ModuleType, timeout: float) -> tuple[b
     raise CheckBroken(run)
 
 
+def healthy(entry: Entry, module: types.ModuleType) -> str:
+    """What a passed health check showed, in the reader's words."""
+    if "check" in entry.blocks:
+        return "the entry's check passes"
+    count = len(trainable_tensors(module.__dict__))
+    return f"gradients flow ({count}/{count} parameters)"
+
+
 class CheckBroken(Exception):
     """The check block itself crashed (not an assertion): the entry is broken."""
 
@@ -444,7 +452,7 @@ def verify(
         )
     if phase == "fix":
         if passed:
-            return verdict(True, "raised nothing and passed the health check")
+            return verdict(True, f"raised nothing; {healthy(entry, module)}")
         return verdict(False, "the fix does not heal it: the health check fails", problems)
     # repro of a warning entry: the warning is the proof; the check may go either way.
     if entry.kind == "warning":

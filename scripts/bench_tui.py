@@ -149,6 +149,7 @@ async def in_process(keys: int) -> None:
 
         app._show_results = hooked
         latencies: list[float] = []
+        typed: list[str] = []
         cpu: list[float] = []
         sent = 0
         while sent < keys:
@@ -169,6 +170,7 @@ async def in_process(keys: int) -> None:
                         shown.clear()
                     await frame_after(app)
                     latencies.append(time.perf_counter() - start)
+                    typed.append(expected)
                     cpu.append(time.process_time() - start_cpu)
                     sent += 1
                     # A fast typist: about ten keys a second.
@@ -179,6 +181,8 @@ async def in_process(keys: int) -> None:
             f"   median {statistics.median(ms):.1f} ms   p99 {percentile(ms, 0.99):.1f} ms"
             f"   max {max(ms):.1f} ms   (targets 30 / 60 ms)"
         )
+        slowest = sorted(zip(ms, typed, strict=True), reverse=True)[:3]
+        print("   slowest: " + ", ".join(f"{t!r} {v:.0f} ms" for v, t in slowest))
         # CPU seconds of this process (all its threads) per key: what the latency would
         # be on an idle machine, whatever else this one is running.
         cpu_ms = [v * 1000 for v in cpu]

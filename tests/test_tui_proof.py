@@ -30,7 +30,7 @@ def test_proof_run_on_cpu_shows_both_phases():
             assert "RuntimeError" in outcomes[("cpu", "repro")].summary
             text = screen_text(app)
             assert "repro on cpu: raised as documented: RuntimeError" in text
-            assert "fix on cpu: raised nothing and passed the health check" in text
+            assert "fix on cpu: raised nothing; gradients flow (" in text
             # Without a GPU the cuda variants say why they did not run; with one, they ran.
             cuda = outcomes[("cuda", "repro")]
             assert cuda.status == "passed" or "no CUDA" in cuda.summary

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from rich.segment import Segment
 from textual import work
 from textual.binding import Binding
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import OptionList, Static, TextArea
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
+from textual.widgets.text_area import Edit, EditResult
 
 from kb.tui.view import match_label
 
@@ -23,6 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 BIG_PASTE = 64_000
 SHOWN_LINES = 300
 SEARCH_TAIL = 128_000
+WIDTH_STEP = 256
 
 
 def shown_text(text: str) -> str:
@@ -65,6 +72,17 @@ class QueryBox(TextArea):
 
     # The part of a big paste above what the box shows; searched with the box's text.
     hidden = ""
+    # Called after each edit, before the frame that shows it: see edit().
+    on_edit: Callable[[], None] | None = None
+
+    def edit(self, edit: Edit) -> EditResult:
+        # Changed reaches the app a message hop later, after the frame that shows the
+        # typed character: a search started then shows its results a frame (up to 17 ms)
+        # later. Searching here puts the character and its results in one frame.
+        result = super().edit(edit)
+        if self.on_edit is not None:
+            self.on_edit()
+        return result
 
     def on_mount(self) -> None:
         if self._initial_big:
@@ -72,6 +90,18 @@ class QueryBox(TextArea):
             self._initial_big = ""
         # A traceback's exception line is at its end: show that part first.
         self.move_cursor(self.document.end)
+
+    def _refresh_size(self) -> None:
+        # Textual lays the whole screen out again whenever a widget's virtual size
+        # changes, and a typed character widens the line by one: that layout cost most
+        # of a keystroke. The width grows in steps instead (the box has no horizontal
+        # scrollbar to show the slack), so typing changes it once every WIDTH_STEP keys.
+        if self.soft_wrap:
+            return super()._refresh_size()
+        width, height = self.document.get_size(self.indent_width)
+        width = -(-(width + self.gutter_width + 1) // WIDTH_STEP) * WIDTH_STEP
+        self.virtual_size = Size(width, height)
+        self._refresh_scrollbars()
 
     def search_text(self) -> str:
         """What the search reads: the box's text (with a big paste's hidden part)."""
@@ -163,18 +193,20 @@ class ResultList(OptionList):
     ]
 
     def set_rows(self, options: list[Option], highlight: bool = True) -> None:
-        self.clear_options()
-        self.add_options(options)
+        # One replacement, not clear then add: each changes the list's virtual size, and
+        # Textual lays the whole screen out again for every such change.
+        self.set_options(options)
         self.highlighted = 0 if options and highlight else None
 
 
-def render_markdown(source: str, code_theme: str, width: int, links: tuple = ()):
-    """Markdown as styled text lines at this width (rich's renderer, code highlighted);
+def render_markdown(source: str, code_theme: str, width: int, links: tuple = ()) -> list:
+    """Markdown as drawn lines (Strips) at this width: rich's renderer, code highlighted;
     each (word, action) in links makes that word clickable, running the Textual action."""
     from rich.console import Console
     from rich.markdown import Markdown
+    from rich.segment import Segment
     from rich.style import Style
-    from rich.text import Text
+    from textual.strip import Strip
 
     console = Console(width=width, color_system="truecolor", force_terminal=True)
     lines = console.render_lines(
@@ -182,40 +214,80 @@ def render_markdown(source: str, code_theme: str, width: int, links: tuple = ())
         console.options.update(width=width),
         pad=False,
     )
-    text = Text("\n").join(
-        Text.assemble(*((seg.text, seg.style) for seg in line if not seg.control)) for line in lines
-    )
-    text.no_wrap = True
-    plain = text.plain
-    for word, action in links:
-        style = Style(underline=True, meta={"@click": action})
-        start = plain.find(word)
-        while start != -1:
-            text.stylize(style, start, start + len(word))
-            start = plain.find(word, start + len(word))
-    return text
+    strips = []
+    for line in lines:
+        segments = [seg for seg in line if not seg.control]
+        for word, action in links:
+            segments = _link(segments, word, Style(underline=True, meta={"@click": action}))
+        strips.append(Strip(Segment.simplify(segments)))
+    return strips
 
 
-class Preview(Static):
+def _link(segments: list, word: str, style) -> list:
+    """The segments with every whole occurrence of word (inside one segment) restyled."""
+    from rich.segment import Segment
+
+    out = []
+    for seg in segments:
+        text = seg.text
+        if word not in text:
+            out.append(seg)
+            continue
+        at = 0
+        while (found := text.find(word, at)) != -1:
+            if found > at:
+                out.append(Segment(text[at:found], seg.style))
+            out.append(Segment(word, seg.style + style if seg.style else style))
+            at = found + len(word)
+        if at < len(text):
+            out.append(Segment(text[at:], seg.style))
+    return out
+
+
+class Preview(Widget):
     """An entry as Markdown (rich's), rendered once per entry and width, off the UI thread.
 
-    A Markdown renderable in a Static would be rendered again (code highlighting
-    included) whenever the screen is laid out, which is on every keystroke in the query
-    box; plain styled text costs next to nothing to draw again.
+    The rendered lines are kept as Strips and drawn as they are: laying the screen out
+    asks only for their count. (A Static holding the text wrapped all of it again on every
+    layout, and a layout follows most keystrokes: up to 100 ms per key with a long entry.)
+    """
+
+    DEFAULT_CSS = """
+    Preview {
+        height: auto;
+    }
     """
 
     def __init__(self, placeholder: str = "", **kwargs) -> None:
-        super().__init__(Content(placeholder), markup=False, **kwargs)
+        super().__init__(**kwargs)
         self.source = ""
         self.code_theme = "monokai"
         self.links: tuple = ()
         self.rendered: tuple | None = None
+        self.strips: list = [Strip([Segment(placeholder)])] if placeholder else []
 
     def show(self, source: str, code_theme: str = "monokai", links: dict | None = None) -> None:
         self.source = source
         self.code_theme = code_theme
         self.links = tuple(sorted((links or {}).items()))
         self._schedule()
+
+    @property
+    def text(self) -> str:
+        """What the preview shows, as plain text."""
+        return "\n".join(strip.text for strip in self.strips)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.strips)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width or self.size.width
+        if y >= len(self.strips):
+            return Strip.blank(width, self.rich_style)
+        return self.strips[y].crop_extend(0, width, None).apply_style(self.rich_style)
 
     def on_resize(self) -> None:
         self._schedule()
@@ -233,6 +305,7 @@ class Preview(Static):
         import asyncio
 
         loop = asyncio.get_running_loop()
-        text = await loop.run_in_executor(None, render_markdown, source, code_theme, width, links)
+        strips = await loop.run_in_executor(None, render_markdown, source, code_theme, width, links)
         self.rendered = (source, code_theme, width, links)
-        self.update(text)
+        self.strips = strips
+        self.refresh(layout=True)
