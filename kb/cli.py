@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
-    p.add_argument("--kind", choices=("error", "warning", "silent", "guide"))
+    p.add_argument("--kind", choices=("error", "warning", "silent", "guide", "environment"))
     p.add_argument("--json", action="store_true", help="print entries as JSON")
     p.set_defaults(func=cmd_list)
 
