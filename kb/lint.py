@@ -60,7 +60,7 @@ RULES: dict[str, str] = {
     "```python bandaid block",
     "KB028": "snippets names kb.snippets helpers that can be proven on an entry",
     "KB032": "environment entries say where torch's sources hold their messages (found_in: "
-    "torch-python, torch-lib, nvidia-lib) and what their diagnose must conclude "
+    "torch-python, torch-lib, torch-cuda-lib, nvidia-lib) and what their diagnose must conclude "
     "(has_condition: a NEEDS condition -> true/false); other kinds use neither",
     "KB033": "environment entries hold one ```python diagnose block in '## Diagnose' that sets "
     "has_condition, no repro, band-aid or check block, and at most one ```python fix "

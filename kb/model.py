@@ -41,6 +41,7 @@ NEEDS: dict[str, str] = {
 FOUND_IN: dict[str, str] = {
     "torch-python": "the torch package's Python sources",
     "torch-lib": "torch's compiled libraries (torch/lib, torch/_C)",
+    "torch-cuda-lib": "torch's CUDA libraries (torch/lib/*cuda*: libc10_cuda, libtorch_cuda)",
     "nvidia-lib": "the NVIDIA libraries of the nvidia-* wheels (site-packages/nvidia)",
 }
 # An environment entry's proof, in place of repro and fix: its templates are found in
