@@ -11,7 +11,9 @@ machine. What can be proven anywhere is:
   message is assembled: `TORCH_CHECK(cond, "Expected ", a, " but got ", b)` stores
   separate string constants, and "CUDA error: " comes from torch while the text after it
   comes from the CUDA runtime (cudaGetErrorString). So a template is cut at its `{...}`
-  placeholders and at each ": ", and every part (spaces around it stripped) must occur
+  placeholders and at each ": ", ", " and "(", and every part (spaces, colons, commas and
+  parentheses around it stripped) must occur, whole or as consecutive runs of words
+  that each file holds as one constant (the longest first),
   in some file of the scopes; in Python sources, literals split across lines by implicit
   concatenation are joined first. Where a declared scope has no files here (the CUDA
   libraries of a CPU-only build), a template not found elsewhere is skipped with that
@@ -90,9 +92,16 @@ def _contents(path: Path) -> bytes | mmap.mmap | None:
 
 def fragments(template: str) -> list[bytes]:
     """The parts of a template that torch's sources must hold (see the module doc)."""
-    parts = [p for lit in literal_parts(template) for p in lit.split(": ")]
-    parts = [" ".join(p.split()).strip(" :") for p in parts]
-    return [p.encode("utf-8") for p in parts if p]
+    # `WorkNCCL(` and `SeqNum=` are two constants: a "(" opens a printed value too.
+    seps = [(", ", ": "), ("(", ": ")]
+    parts = []
+    for lit in literal_parts(template):
+        for old, new in seps:
+            lit = lit.replace(old, new)
+        parts += lit.split(": ")
+    parts = [" ".join(p.split()).strip(" :,()") for p in parts]
+    # A part without a letter or digit (a lone "]") proves nothing.
+    return [p.encode("utf-8") for p in parts if any(c.isalnum() for c in p)]
 
 
 _found: dict[tuple[Path, bytes], bool] = {}
@@ -106,17 +115,36 @@ def _holds(path: Path, part: bytes) -> bool:
     return _found[key]
 
 
+def _locate(part: bytes, files: list[Path]) -> list[Path] | None:
+    """Files holding the part, whole or as consecutive runs of words: the longest prefix
+    one file holds, then the rest (`TORCH_CUDABLAS_CHECK` prints "CUBLAS_STATUS_..."
+    and " when calling `cublasCreate(handle)`", two constants, as one phrase)."""
+    path = next((p for p in files if _holds(p, part)), None)
+    if path is not None:
+        return [path]
+    cuts = [i for i in range(len(part) - 1, 0, -1) if part[i : i + 1] == b" "]
+    for cut in cuts:
+        head, tail = part[:cut].strip(), part[cut:].strip()
+        if len(head) < 4 or len(tail) < 4:
+            continue
+        first = next((p for p in files if _holds(p, head)), None)
+        if first is not None:
+            rest = _locate(tail, files)
+            return [first, *rest] if rest else None
+    return None
+
+
 def find_template(
     template: str, scopes: tuple[str, ...], root: str | None = None
 ) -> list[Path] | None:
     """The files of these scopes holding each part of the template, or None if one lacks."""
     files = [path for scope in scopes for path in scope_files(scope, root)]
-    where = []
+    where: list[Path] = []
     for part in fragments(template):
-        path = next((p for p in files if _holds(p, part)), None)
-        if path is None:
+        found = _locate(part, files)
+        if found is None:
             return None
-        where.append(path)
+        where += found
     return where or None
 
 
@@ -200,7 +228,7 @@ def verify_environment(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kb.envproof TORCH_DIR ENTRY.md...`: check templates against another build."""
-    from kb.entries import load_entry
+    from kb.entries import EntryError, load_entry
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2:
@@ -208,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root, failed = args[0], 0
     for name in args[1:]:
-        entry = load_entry(Path(name))
+        try:
+            entry = load_entry(Path(name))
+        except EntryError as exc:
+            print(f"{name}: not an entry ({exc.problems[0].message})", file=sys.stderr)
+            continue
+        if entry.kind != "environment":
+            continue
         status, found, notes = check_messages(entry, root)
         failed += status == "failed"
         print(f"{entry.id}: {status}")
