@@ -178,3 +178,21 @@ def test_other_kinds_cannot_use_environment_keys(tmp_path):
     path = tmp_path / "vector-backward.md"
     path.write_text(entry_text().replace("kind: error\n", "kind: error\nfound_in: [torch-lib]\n"))
     assert "KB032" in lint_codes(tmp_path, path)
+
+
+def test_show_prints_the_diagnose_block_to_paste_on_the_failing_machine(
+    tmp_path, monkeypatch, capsys
+):
+    from kb.cli import main
+
+    folder = tmp_path / "entries"
+    folder.mkdir()
+    write_entry(folder, verdicts="no-cuda: false")
+    monkeypatch.setenv("KB_ENTRIES", str(folder))
+    monkeypatch.setenv("KB_BUNDLED", "0")
+    monkeypatch.setenv("KB_DB", str(tmp_path / "index.db"))
+    assert main(["show", "--diagnose", "cublas-env"]) == 0
+    out = capsys.readouterr().out
+    assert out == "import torch\nhas_condition = False\n"
+    assert main(["show", "--repro", "cublas-env"]) == 1
+    assert "has no repro block" in capsys.readouterr().err
