@@ -99,7 +99,7 @@ def fragments(template: str) -> list[bytes]:
         for old, new in seps:
             lit = lit.replace(old, new)
         parts += lit.split(": ")
-    parts = [" ".join(p.split()).strip(" :,()") for p in parts]
+    parts = [" ".join(p.split()).strip(" :,()[]") for p in parts]
     # A part without a letter or digit (a lone "]") proves nothing.
     return [p.encode("utf-8") for p in parts if any(c.isalnum() for c in p)]
 

@@ -33,6 +33,7 @@ NEEDS: dict[str, str] = {
     "cuda-build": "a CUDA build of torch",
     "no-cuda": "a machine where CUDA is unavailable",
     "no-cuda-driver": "a machine without the NVIDIA driver",
+    "not-windows": "a machine not running Windows",
 }
 
 # Where an environment entry's message templates are looked for (kb.envproof): the
