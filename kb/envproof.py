@@ -4,7 +4,8 @@ An environment failure (a GPU the build has no kernels for, a driver too old, NC
 across hosts, an extension built against another torch) cannot be produced on a CPU
 machine. What can be proven anywhere is:
 
-* `messages`: each message template of the entry is text the installed torch really
+* `messages`: each message template of the entry (or, on an older release, one of its
+  `older_errors`) is text the installed torch really
   holds, in the files its `found_in` names: the torch package's Python sources, its
   compiled libraries, or the NVIDIA libraries of the `nvidia-*` wheels. Run once per
   torch release in the verification matrix, this catches a reworded message. A printed
@@ -159,6 +160,11 @@ def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str
     missing: list[str] = []
     for template in entry.errors:
         paths = find_template(template, entry.found_in, root)
+        if paths is None:
+            # An older release holds an older wording, as the error kind accepts it.
+            older = (find_template(t, entry.found_in, root) for t in entry.older_errors)
+            paths = next((p for p in older if p), None)
+            template = f"(older wording for) {template}" if paths else template
         if paths is None:
             missing.append(template)
             continue

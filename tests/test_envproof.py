@@ -196,3 +196,13 @@ def test_show_prints_the_diagnose_block_to_paste_on_the_failing_machine(
     assert out == "import torch\nhas_condition = False\n"
     assert main(["show", "--repro", "cublas-env"]) == 1
     assert "has no repro block" in capsys.readouterr().err
+
+
+def test_an_older_release_may_hold_the_older_wording(tmp_path, fake_torch):
+    path = write_entry(tmp_path, template="CUDA error: CUBLAS handle creation failed")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("found_in:", f'older_errors: ["{TEMPLATE}"]\nfound_in:'))
+    status, found, _ = check_messages(load_entry(path), str(fake_torch))
+    assert status == "passed" and found[0].startswith("'(older wording for)")
+    path.write_text(text)  # without the older wording, the new one alone must be there
+    assert check_messages(load_entry(path), str(fake_torch))[0] == "failed"
