@@ -112,6 +112,17 @@ def _printable(text: str, width: int = 300) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _diagnose_code(entry: dict) -> str:
+    """An environment entry's ```python diagnose block, from its Diagnose section."""
+    lines = (entry.get("diagnose") or "").split("\n")
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "```python diagnose")
+    except StopIteration:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() == "```"), len(lines))
+    return "\n".join(lines[start + 1 : end])
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     if args.snippet is not None:
         return _show_snippet(args.snippet)
@@ -130,7 +141,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     if args.code:
         # Only the code, so `kb show --fix ID | pbcopy` puts a pasteable block on the clipboard.
-        sys.stdout.write(entry[args.code].rstrip("\n") + "\n")
+        code = _diagnose_code(entry) if args.code == "diagnose" else entry[args.code]
+        if not code.strip():
+            raise UserError(f"'{args.id}' ({entry['kind']}) has no {args.code} block")
+        sys.stdout.write(code.rstrip("\n") + "\n")
         return 0
     from kb.render import render_entry
 
@@ -548,6 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--repro", dest="code", action="store_const", const="repro", help="print only the repro"
     )
+    group.add_argument(
+        "--diagnose",
+        dest="code",
+        action="store_const",
+        const="diagnose",
+        help="print only the diagnose block (environment entries: run it on the failing machine)",
+    )
     p.set_defaults(func=cmd_show)
 
     # Listed for --help only: main() hands `kb run ...` to kb.hook.run before parsing.
@@ -560,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list entries")
     p.add_argument("--tag", help="only entries with this tag")
-    p.add_argument("--kind", choices=("error", "warning", "silent", "guide"))
+    p.add_argument("--kind", choices=("error", "warning", "silent", "guide", "environment"))
     p.add_argument("--json", action="store_true", help="print entries as JSON")
     p.set_defaults(func=cmd_list)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kb.lint import Problem, lint_catalogue, lint_document
-from kb.model import BANDAID_ROLE, BLOCK_ROLES, BandAid, CodeBlock, Entry
+from kb.model import BANDAID_ROLE, BLOCK_ROLES, DIAGNOSE_ROLE, BandAid, CodeBlock, Entry
 from kb.parse import Document, ParseError, parse_document
 
 
@@ -50,7 +50,7 @@ def entry_from_document(doc: Document) -> Entry:
     bandaids: list[BandAid] = []
     for fence in doc.fences:
         words = fence.info.split()
-        if len(words) >= 2 and words[0] == "python" and words[1] in BLOCK_ROLES:
+        if len(words) >= 2 and words[0] == "python" and words[1] in (*BLOCK_ROLES, DIAGNOSE_ROLE):
             blocks.setdefault(words[1], CodeBlock(words[1], fence.code, fence.line))
         elif words[:2] == ["python", BANDAID_ROLE]:
             block = CodeBlock(BANDAID_ROLE, fence.code, fence.line)
@@ -80,6 +80,8 @@ def entry_from_document(doc: Document) -> Entry:
         cause_errors=tuple(meta.get("cause_errors") or ()),
         snippets=tuple(meta.get("snippets") or ()),
         doctor=tuple(meta.get("doctor") or ()),
+        found_in=tuple(meta.get("found_in") or ()),
+        has_condition=dict(meta.get("has_condition") or {}),
         sections={s.title: s.text for s in doc.sections},
         section_lines={s.title: s.line for s in doc.sections},
         blocks=blocks,

@@ -51,6 +51,8 @@ def holds(condition: str) -> bool:
         return not torch.cuda.is_available()
     if condition == "no-cuda-driver":
         return not has_cuda_driver()
+    if condition == "not-windows":
+        return sys.platform != "win32"
     raise ValueError(f"unknown condition {condition!r} (known: {', '.join(NEEDS)})")
 
 

@@ -11,7 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.model import BANDAID_ROLE, BANDAID_SECTION, BLOCK_ROLES, DEVICES, KINDS, NEEDS, SECTIONS
+from kb.model import (
+    BANDAID_ROLE,
+    BANDAID_SECTION,
+    BLOCK_ROLES,
+    DEVICES,
+    DIAGNOSE_ROLE,
+    FOUND_IN,
+    KINDS,
+    NEEDS,
+    SECTIONS,
+)
 from kb.parse import Document, ParseError, parse_document
 from kb.templates import TemplateError, check_template
 
@@ -20,9 +30,10 @@ RULES: dict[str, str] = {
     "KB002": "the front matter is a valid YAML mapping",
     "KB003": "required front-matter keys are present and of the right type",
     "KB004": "id is kebab-case and equals the file name",
-    "KB005": "kind is one of error, warning, silent, guide",
-    "KB006": "error and warning entries list the message templates torch prints; others list none",
-    "KB007": "error and warning entries name the exception or warning class",
+    "KB005": "kind is one of error, warning, silent, guide, environment",
+    "KB006": "error, warning and environment entries list the message templates torch prints; "
+    "others list none",
+    "KB007": "error, warning and environment entries name the exception or warning class",
     "KB008": "devices are a non-empty subset of cpu, cuda",
     "KB009": "torch and fixed_in are valid version specifiers / versions",
     "KB010": "zh has a Chinese title and a one-line summary",
@@ -48,6 +59,12 @@ RULES: dict[str, str] = {
     "KB027": "'## Why not just' holds band-aids only: each paragraph introduces a "
     "```python bandaid block",
     "KB028": "snippets names kb.snippets helpers that can be proven on an entry",
+    "KB032": "environment entries say where torch's sources hold their messages (found_in: "
+    "torch-python, torch-lib, torch-cuda-lib, nvidia-lib) and what their diagnose must conclude "
+    "(has_condition: a NEEDS condition -> true/false); other kinds use neither",
+    "KB033": "environment entries hold one ```python diagnose block in '## Diagnose' that sets "
+    "has_condition, no repro, band-aid or check block, and at most one ```python fix "
+    "block (compiled, not run)",
 }
 
 KEYS_REQUIRED = ("id", "title", "kind", "area", "tags", "devices", "torch", "zh")
@@ -65,6 +82,8 @@ KEYS_OPTIONAL = (
     "needs",
     "snippets",
     "doctor",
+    "found_in",
+    "has_condition",
 )
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -137,7 +156,7 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
                 check_template(text)
             except TemplateError as exc:
                 add(line_of(key), "KB020", f"template {text[:40]!r}...: {exc}")
-    if kind in ("error", "warning"):
+    if kind in ("error", "warning", "environment"):
         if not errors:
             add(
                 line_of("kind"), "KB006", f"a {kind} entry needs 'errors': the message torch prints"
@@ -236,6 +255,7 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
     ):
         add(line_of("timeout"), "KB003", "timeout must be a positive number of seconds")
 
+    add_all(_lint_environment(doc, check_code))
     out.extend(_lint_body(doc, check_code))
     out.extend(_lint_bandaids(doc, check_code))
     out.extend(_lint_todo(doc))
@@ -380,7 +400,10 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
         seen.append(sec.title)
         if not sec.text.strip():
             out.append(Problem(doc.path, sec.line, "KB019", f"section '{sec.title}' is empty"))
+    environment = doc.meta.get("kind") == "environment"
     for name, required in SECTIONS:
+        if environment and name in ("Repro", "Diagnose"):
+            required = name == "Diagnose"  # the diagnose block stands in for the repro
         if required and name not in seen:
             out.append(Problem(doc.path, 1, "KB011", f"missing section '## {name}'"))
 
@@ -396,7 +419,7 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
             out.append(
                 Problem(doc.path, blocks[1].line, "KB014", f"more than one ```python {role} block")
             )
-        if role != "check" and not blocks:
+        if role != "check" and not blocks and not environment:
             out.append(
                 Problem(
                     doc.path,
@@ -425,6 +448,72 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
     if "Check" in seen and not by_role["check"]:
         sec = next(s for s in doc.sections if s.title == "Check")
         out.append(Problem(doc.path, sec.line, "KB014", "'## Check' needs a ```python check block"))
+    return out
+
+
+def _lint_environment(doc: Document, check_code: bool = True) -> list[tuple[int, str, str]]:
+    """An environment entry: found_in, has_condition, and its diagnose block in place of a
+    repro (its failure needs hardware or an installation the proof machine may not have)."""
+    meta, at = doc.meta, doc.meta_lines
+    out: list[tuple[int, str, str]] = []
+    environment = meta.get("kind") == "environment"
+    if not environment:
+        for key in ("found_in", "has_condition"):
+            if key in meta:
+                out.append((at.get(key, 1), "KB032", f"only environment entries use '{key}'"))
+        diagnose = [f for f in doc.fences if f.info.split()[:2] == ["python", DIAGNOSE_ROLE]]
+        for fence in diagnose:
+            out.append((fence.line - 1, "KB033", "only environment entries hold a diagnose block"))
+        return out
+    found_in = meta.get("found_in")
+    if not isinstance(found_in, list) or not found_in or not all(f in FOUND_IN for f in found_in):
+        out.append(
+            (
+                at.get("found_in", at.get("kind", 1)),
+                "KB032",
+                f"found_in must be a non-empty list drawn from: {', '.join(FOUND_IN)}",
+            )
+        )
+    verdicts = meta.get("has_condition", {})
+    if not isinstance(verdicts, dict) or not all(
+        k in NEEDS and isinstance(v, bool) for k, v in verdicts.items()
+    ):
+        out.append(
+            (
+                at.get("has_condition", 1),
+                "KB032",
+                f"has_condition maps conditions ({', '.join(NEEDS)}) to true or false",
+            )
+        )
+    diagnose = [f for f in doc.fences if f.info.split()[:2] == ["python", DIAGNOSE_ROLE]]
+    if len(diagnose) != 1:
+        out.append((1, "KB033", "an environment entry needs one ```python diagnose block"))
+    for fence in diagnose:
+        if fence.section != "Diagnose":
+            out.append((fence.line - 1, "KB033", "the diagnose block belongs in '## Diagnose'"))
+        if "has_condition" not in fence.code:
+            out.append(
+                (fence.line, "KB033", "the diagnose block must set has_condition (True or False)")
+            )
+        if check_code:
+            try:
+                compile(fence.code, doc.path, "exec")
+            except SyntaxError as exc:
+                out.append((fence.line + (exc.lineno or 1) - 1, "KB015", f"diagnose: {exc.msg}"))
+    for fence in doc.fences:
+        role = fence.info.split()[1:2]
+        if fence.info.split()[:1] == ["python"] and role in (["repro"], ["check"], [BANDAID_ROLE]):
+            out.append(
+                (
+                    fence.line - 1,
+                    "KB033",
+                    f"an environment entry has no {role[0]} block: its proof is where torch "
+                    "prints the message and the diagnose verdict",
+                )
+            )
+    for sec in doc.sections:
+        if sec.title in ("Repro", "Check", BANDAID_SECTION):
+            out.append((sec.line, "KB033", f"an environment entry has no '## {sec.title}'"))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("error", "warning", "silent", "guide")
+KINDS = ("error", "warning", "silent", "guide", "environment")
 DEVICES = ("cpu", "cuda")
 
 # Sections in the order an entry must give them; the bool says whether it is required.
@@ -33,7 +33,22 @@ NEEDS: dict[str, str] = {
     "cuda-build": "a CUDA build of torch",
     "no-cuda": "a machine where CUDA is unavailable",
     "no-cuda-driver": "a machine without the NVIDIA driver",
+    "not-windows": "a machine not running Windows",
 }
+
+# Where an environment entry's message templates are looked for (kb.envproof): the
+# installed torch's Python sources, its compiled libraries, and the NVIDIA libraries
+# shipped as `nvidia-*` wheels next to it (the CUDA runtime, cuDNN, cuBLAS, NCCL).
+FOUND_IN: dict[str, str] = {
+    "torch-python": "the torch package's Python sources",
+    "torch-lib": "torch's compiled libraries (torch/lib, torch/_C)",
+    "torch-cuda-lib": "torch's CUDA libraries (torch/lib/*cuda*: libc10_cuda, libtorch_cuda)",
+    "nvidia-lib": "the NVIDIA libraries of the nvidia-* wheels (site-packages/nvidia)",
+}
+# An environment entry's proof, in place of repro and fix: its templates are found in
+# those files, and its diagnose block runs here and gives the verdict `has_condition`.
+ENV_PHASES = ("messages", "diagnose")
+DIAGNOSE_ROLE = "diagnose"
 
 # Code fences the harness runs, by the word after `python` in the info string.
 BLOCK_ROLES = ("repro", "fix", "check")
@@ -93,6 +108,9 @@ class Entry:
     section_lines: dict[str, int] = field(default_factory=dict)
     bandaids: tuple[BandAid, ...] = ()
     doctor: tuple[str, ...] = ()  # kb doctor rules whose proof this entry is (KBD001...)
+    found_in: tuple[str, ...] = ()  # environment: where the templates are (FOUND_IN)
+    # environment: the verdict the diagnose block must give where a NEEDS condition holds.
+    has_condition: dict[str, bool] = field(default_factory=dict)
 
     @property
     def symptom(self) -> str:
@@ -112,11 +130,14 @@ class Entry:
 
     @property
     def repro(self) -> str:
-        return self.blocks["repro"].code
+        # Environment entries have none: their failure needs hardware this may not have.
+        block = self.blocks.get("repro")
+        return block.code if block else ""
 
     @property
     def fix(self) -> str:
-        return self.blocks["fix"].code
+        block = self.blocks.get("fix")
+        return block.code if block else ""
 
     @property
     def check(self) -> str | None:

@@ -35,6 +35,8 @@ PROOF_KEYS = (
     "needs",
     "without_cuda",
     "requires",
+    "found_in",
+    "has_condition",
 )
 
 

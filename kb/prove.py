@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 DEVICES = ("cpu", "cuda")
 PHASES = ("repro", "fix")
+ENV_PHASES = ("messages", "diagnose")  # an environment entry's (kb.model.ENV_PHASES)
 # Importing torch alone can take several seconds on a cold disk.
 STARTUP_ALLOWANCE = 60.0
 DEFAULT_BLOCK_TIMEOUT = 60.0
@@ -175,7 +176,9 @@ class Proof:
             self.elapsed = time.monotonic() - self.started
         if self.cancelled:
             return
-        missing = [(d, p) for d in self.devices for p in PHASES if (d, p) not in seen]
+        phases = ENV_PHASES if any(p in ENV_PHASES for _, p in seen) else PHASES
+        devices = ("cpu",) if phases == ENV_PHASES else self.devices
+        missing = [(d, p) for d in devices for p in phases if (d, p) not in seen]
         if not missing:
             return
         if self.timed_out:
@@ -322,6 +325,9 @@ def child_main(argv: list[str]) -> int:
         (verify.bandaid_phase(n), lambda d, n=n: verify.verify_bandaid(entry, n, d))
         for n in range(1, len(entry.bandaids) + 1)
     ]
+    if entry.kind == "environment":  # proven once per machine, recorded under cpu
+        judges = [(p, lambda d, p=p: verify.verify(entry, p, "cpu")) for p in ENV_PHASES]
+        args.device = ["cpu"]
     for device in args.device or DEVICES:
         for phase, judge in judges:
             start = time.monotonic()

@@ -67,7 +67,8 @@ def entry_markdown(entry: dict) -> str:
     ):
         if entry.get(key):
             out += [f"## {title}", "", entry[key], ""]
-    out += ["## Repro", "", "```python", entry["repro"].rstrip(), "```", ""]
+    if entry["repro"]:  # an environment entry has none: its diagnose block says
+        out += ["## Repro", "", "```python", entry["repro"].rstrip(), "```", ""]
     out += ["## Fix", "", entry["fix_text"] or f"```python\n{entry['fix']}```", ""]
     out += bandaids_markdown(entry.get("bandaids") or [])
     if entry.get("check"):

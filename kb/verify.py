@@ -390,6 +390,10 @@ def verify(
     `timeout_scale` stretches the blocks' time limits, for a busy machine (the limits stop
     runaway blocks; they do not judge speed).
     """
+    if entry.kind == "environment":  # proven by its messages and diagnose (kb.envproof)
+        from kb.envproof import verify_environment
+
+        return verify_environment(entry, phase, any_torch, timeout_scale)
     reason = skip_reason(entry, phase, device, any_torch)
     if reason:
         raise Skip(reason)
