@@ -90,6 +90,7 @@ class Proof:
         devices: list[str] | tuple[str, ...] = DEVICES,
         time_limit: float | None = None,
         block_timeout: float | None = None,
+        planned: int | None = None,
     ) -> None:
         unknown = [d for d in devices if d not in DEVICES]
         if unknown:
@@ -99,11 +100,12 @@ class Proof:
         self.devices = tuple(devices)
         self.block_timeout = block_timeout
         per_block = block_timeout or DEFAULT_BLOCK_TIMEOUT
+        # How many outcomes the run reports (for a progress bar); proof_for() counts the
+        # entry's band-aids, or its environment phases.
+        self.planned = planned or len(PHASES) * len(self.devices)
         # Each phase may run its block and a check block; the child limits each block,
         # this is the backstop for code that hangs where a signal cannot reach it.
-        self.time_limit = time_limit or (
-            STARTUP_ALLOWANCE + per_block * 2 * len(PHASES) * len(self.devices)
-        )
+        self.time_limit = time_limit or (STARTUP_ALLOWANCE + per_block * 2 * self.planned)
         self.cancelled = False
         self.timed_out = False
         self.started = 0.0
@@ -236,7 +238,14 @@ def proof_for(
         close = suggest_ids(entry_id)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ProofError(f"no entry '{entry_id}'{hint}")
-    return Proof(entry["path"], entry_id, devices, time_limit)
+    return Proof(entry["path"], entry_id, devices, time_limit, planned=planned(entry, devices))
+
+
+def planned(entry: dict, devices: list[str] | tuple[str, ...] = DEVICES) -> int:
+    """How many outcomes a proof of this entry (the `kb show --json` shape) reports."""
+    if entry["kind"] == "environment":
+        return len(ENV_PHASES)
+    return len(devices) * (len(PHASES) + len(entry["bandaids"]))
 
 
 def summarize(outcomes: list[Outcome], elapsed: float) -> str:

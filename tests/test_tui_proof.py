@@ -1,7 +1,7 @@
 """Running an entry's proof from the TUI: outcomes per device and phase, and cancelling.
 
 Each run starts a Python with torch in a child process, the slowest thing kb tui does,
-so there are only these two tests here (the CLI's `kb verify ID` has its own).
+so there are only these three tests here (the CLI's `kb verify ID` has its own).
 """
 
 from __future__ import annotations
@@ -38,6 +38,30 @@ def test_proof_run_on_cpu_shows_both_phases():
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, ProofScreen))
             assert "Proven here" in app.last_status
+
+    asyncio.run(go())
+
+
+def test_proof_of_an_environment_entry_and_its_fix_steps():
+    async def go():
+        app = KbApp("CUDA_HOME environment variable is not set")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            assert app.current_id == "cuda-extension-no-cuda-home"
+            # Its fix is steps, not code: nothing is copied, and the status says why.
+            await pilot.press("down", "c")
+            await until(pilot, lambda: "Nothing copied" in app.last_status)
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ProofScreen))
+            screen = app.screen
+            await until(pilot, lambda: not screen.running, timeout=180)
+            assert [(o.phase, o.status) for o in screen.outcomes] == [
+                ("messages", "passed"),
+                ("diagnose", "passed"),
+            ]
+            assert screen._total() == 2
+            text = screen_text(app)
+            assert "Proven here: its messages are in this torch's own files" in text
 
     asyncio.run(go())
 

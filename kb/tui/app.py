@@ -374,9 +374,14 @@ class KbApp(App):
             self.set_status("Nothing to copy: no entry is selected.")
             return
         entry = await self.entry(entry_id)
-        if entry is not None:
-            lines = len(entry["fix"].splitlines())
-            await self.copy(entry["fix"], f"the fix ({lines} lines)")
+        if entry is None:
+            return
+        if not entry["fix"].strip():
+            # Environment entries may fix with steps (install, rebuild) rather than code.
+            self.set_status(f"Nothing copied: {entry_id}'s fix is steps to follow (see the entry).")
+            return
+        lines = len(entry["fix"].splitlines())
+        await self.copy(entry["fix"], f"the fix ({lines} lines)")
 
     async def action_copy_id(self) -> None:
         entry_id = self.selected_id()

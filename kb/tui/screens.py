@@ -101,6 +101,8 @@ class ProofScreen(ModalScreen):
             )
 
     def _total(self) -> int:
+        if self.proof is not None:
+            return self.proof.planned
         from kb.prove import DEVICES, PHASES
 
         return len(self.devices or DEVICES) * len(PHASES)
@@ -153,7 +155,7 @@ class ProofScreen(ModalScreen):
         elif self.cancel_requested or (self.proof is not None and self.proof.cancelled):
             text, style = f"Cancelled after {elapsed:.1f} s.", "$warning"
         elif self.proof is not None and self.proof.ok:
-            text, style = f"Proven here: repro fails and fix heals · {elapsed:.1f} s", "$success"
+            text, style = f"Proven here: {self._proven()} · {elapsed:.1f} s", "$success"
         elif self.proof is not None and not [o for o in self.outcomes if o.status != "skipped"]:
             text, style = f"Nothing could run here (see why above) · {elapsed:.1f} s", "$warning"
         else:
@@ -161,6 +163,16 @@ class ProofScreen(ModalScreen):
         state.update(Content.assemble((text, f"bold {style}")))
         self.query_one("#proof-keys", Static).update(Content("Escape closes"))
         self.app.set_status(text)
+
+    def _proven(self) -> str:
+        phases = {o.phase for o in self.outcomes if o.status == "passed"}
+        if "diagnose" in phases or "messages" in phases:
+            found = "its messages are in this torch's own files" if "messages" in phases else ""
+            ran = "the diagnosis runs" if "diagnose" in phases else ""
+            return " and ".join(part for part in (found, ran) if part)
+        if any(p.startswith("bandaid") for p in phases):
+            return "repro fails, fix heals, band-aids rejected"
+        return "repro fails and fix heals"
 
     def action_cancel(self) -> None:
         self.cancel_requested = True

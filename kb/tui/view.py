@@ -104,6 +104,9 @@ def preview_markdown(entry: dict, zh: bool = False) -> str:
     for title, key in (("Symptom", "symptom"), ("Cause", "cause")):
         if entry.get(key):
             out += [f"## {title}", "", entry[key], ""]
+    if entry["kind"] == "environment" and entry.get("diagnose"):
+        # An environment entry: whether the user's machine has the condition comes first.
+        out += ["## Diagnose (run it where it fails)", "", entry["diagnose"], ""]
     out += ["## Fix", "", entry["fix_text"] or f"```python\n{entry['fix']}```", ""]
     if entry.get("explanation"):
         out += ["## Explanation", "", entry["explanation"], ""]
