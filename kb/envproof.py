@@ -70,6 +70,8 @@ def scope_files(scope: str, root: str | None = None) -> tuple[Path, ...]:
     elif scope == "nvidia-lib":
         nvidia = base.parent / "nvidia"
         files = [p for p in nvidia.rglob("*") if p.is_file() and _is_lib(p)]
+    elif scope == "pip":
+        files = list((base.parent / "pip").rglob("*.py"))
     else:
         raise ValueError(f"unknown found_in scope {scope!r} (known: {', '.join(FOUND_IN)})")
     return tuple(sorted(files, key=lambda p: (p.stat().st_size, str(p))))

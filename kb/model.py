@@ -44,6 +44,8 @@ FOUND_IN: dict[str, str] = {
     "torch-lib": "torch's compiled libraries (torch/lib, torch/_C)",
     "torch-cuda-lib": "torch's CUDA libraries (torch/lib/*cuda*: libc10_cuda, libtorch_cuda)",
     "nvidia-lib": "the NVIDIA libraries of the nvidia-* wheels (site-packages/nvidia)",
+    # Installing torch fails before torch exists: that message is the installer's.
+    "pip": "the Python sources of the pip installed next to torch (site-packages/pip)",
 }
 # An environment entry's proof, in place of repro and fix: its templates are found in
 # those files, and its diagnose block runs here and gives the verdict `has_condition`.

@@ -110,6 +110,19 @@ def test_python_literal_split_across_lines_is_joined(fake_torch):
     assert find_template(template, ("torch-python",), str(fake_torch))
 
 
+def test_pip_scope_holds_the_installer_messages(fake_torch):
+    pip_dir = fake_torch.parent / "pip" / "_internal"
+    pip_dir.mkdir(parents=True)
+    (pip_dir / "factory.py").write_text(
+        'logger.critical("Could not find a %s that satisfies the requirement %s "\n'
+        '                "(from versions: %s)", kind, req, versions)\n'
+    )
+    template = "Could not find a {kind} that satisfies the requirement {req} (from versions: {v})"
+    found = find_template(template, ("pip",), str(fake_torch))
+    assert found and {p.name for p in found} == {"factory.py"}
+    assert find_template(template, ("torch-python",), str(fake_torch)) is None
+
+
 def test_missing_scope_skips_and_present_scope_fails(tmp_path, fake_torch):
     # nvidia-lib: no site-packages/nvidia here, as on a CPU-only build.
     entry = load_entry(
