@@ -352,6 +352,12 @@ _SURE = ("message matches", "message contains")
 _UNSURE = ("message matches most of", "message starts like", "header matches")
 
 
+def _first_sentence(prefix: str) -> str:
+    """A several-sentence message's first sentence, when it is long enough to tell."""
+    head, dot, _ = prefix.partition(". ")
+    return head if dot and len(head) >= 25 else ""
+
+
 def _whole(template: str, msg: str) -> bool:
     """Is this message the template's, whole? Forgiving only what copying changes: the
     final punctuation, and a last `{...}` part the reporter's release printed empty."""
@@ -404,6 +410,10 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 # must be nearly all the template's words: prose shares many.)
                 score, reason = 0.7 + 0.24 * explained, "message matches most of"
             elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
+                score, reason = 0.6, "message starts like"
+            elif _first_sentence(row["prefix"]) and low.startswith(_first_sentence(row["prefix"])):
+                # Quoted up to its first full stop ("Cannot find a working triton
+                # installation in train.py"): a long message cut where a reader stops.
                 score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
                 score = 0.3 + 0.3 * min(1.0, len(low) / len(literal))

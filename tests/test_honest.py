@@ -151,3 +151,22 @@ def test_code_a_description_quotes_becomes_phrases():
 
     text = "It seems `out = F.dropout(out, p=0.1)` and model.eval() and torch.rand(3), self.w"
     assert _code_phrases(text) == ["f dropout", "model eval"]
+
+
+TRITON = (
+    entry_text("no-triton")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"Cannot find a working triton installation. Either the package is not installed '
+        'or it is too old."',
+    )
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "triton")
+)
+
+
+def test_a_long_message_quoted_to_its_first_full_stop_is_partial(catalogue):
+    (catalogue / "no-triton.md").write_text(TRITON, encoding="utf-8")
+    quoted = "RuntimeError: Cannot find a working triton installation in train.py on Windows"
+    assert match_of(quoted, "no-triton") == "partial"
+    # A first sentence too short to tell one message from another is only words.
+    assert match_of("RuntimeError: Cannot find it in train.py", "no-triton") == "related"
