@@ -14,6 +14,7 @@ from pathlib import Path
 from kb.model import BANDAID_ROLE, BANDAID_SECTION, BLOCK_ROLES, DEVICES, KINDS, NEEDS, SECTIONS
 from kb.parse import Document, ParseError, parse_document
 from kb.templates import TemplateError, check_template
+from kb.wording import older_item, older_items
 
 RULES: dict[str, str] = {
     "KB001": "the file starts with front matter between '---' lines",
@@ -129,6 +130,12 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
     ):
         if value is None:
             continue
+        if key == "older_errors" and isinstance(value, list):
+            if any(older_item(v) is None for v in value):
+                add(line_of(key), "KB003", OLDER_FORMAT)
+                continue
+            add_all(_lint_older_ranges(value, line_of(key)))
+            value = [text for text, _ in older_items(value)]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             add(line_of(key), "KB003", f"'{key}' must be a list of message strings")
             continue
@@ -425,6 +432,25 @@ def _lint_body(doc: Document, check_code: bool = True) -> list[Problem]:
     if "Check" in seen and not by_role["check"]:
         sec = next(s for s in doc.sections if s.title == "Check")
         out.append(Problem(doc.path, sec.line, "KB014", "'## Check' needs a ```python check block"))
+    return out
+
+
+OLDER_FORMAT = (
+    "'older_errors' must be a list of message strings or {text: ..., torch: ...} mappings"
+)
+
+
+def _lint_older_ranges(value: list, line: int) -> list[tuple[int, str, str]]:
+    """An older wording's `torch` must be a version specifier, as the entry's own is."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    out = []
+    for text, spec in older_items(value):
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            problem = f"older wording {text[:40]!r}: torch {spec!r} is not a version specifier"
+            out.append((line, "KB009", problem))
     return out
 
 

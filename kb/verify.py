@@ -34,6 +34,7 @@ import torch
 
 from kb.model import CodeBlock, Entry
 from kb.templates import first_line, matches
+from kb.wording import templates_for
 
 MODULE_NAME = "__kb_entry__"
 DEFAULT_TIMEOUT = 60.0
@@ -259,12 +260,13 @@ def _names_in_mro(obj_type: type) -> set[str]:
 def exception_matches(entry: Entry, exc: BaseException) -> bool:
     """Is this the entry's exception: the documented class and one of its messages?
 
-    Older wordings count too, so an entry verifies on the older releases it covers; a
+    Older wordings count too, where their torch range holds the running release, so an
+    entry verifies on the older releases it covers with the wording each one prints; a
     new wording that is in neither list still fails, which is how a change is caught.
     """
     if entry.exception not in _names_in_mro(type(exc)):
         return False
-    if not any(matches(t, str(exc)) for t in entry.errors + entry.older_errors):
+    if not any(matches(t, str(exc)) for t in templates_here(entry)):
         return False
     if entry.cause_errors:
         return any(matches(t, str(link)) for t in entry.cause_errors for link in _chain(exc))
@@ -284,7 +286,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:
     if entry.exception not in _names_in_mro(caught.category):
         return False
-    return any(matches(t, str(caught.message)) for t in entry.errors + entry.older_errors)
+    return any(matches(t, str(caught.message)) for t in templates_here(entry))
+
+
+def templates_here(entry: Entry) -> list[str]:
+    """The entry's templates valid on the running torch: older wordings only in their range."""
+    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
+    older = tuple(zip(entry.older_errors, ranges, strict=False))
+    return templates_for(entry.errors, older, torch.__version__)
 
 
 def trainable_tensors(namespace: dict) -> dict[str, torch.Tensor]:
