@@ -25,7 +25,7 @@ RULES: dict[str, str] = {
     "KB006": "error and warning entries list the message templates torch prints; others list none",
     "KB007": "error and warning entries name the exception or warning class",
     "KB008": "devices are a non-empty subset of cpu, cuda",
-    "KB009": "torch and fixed_in are valid version specifiers / versions",
+    "KB009": "torch, fixed_in and an older wording's torch are valid version specifiers / versions",
     "KB010": "zh has a Chinese title and a one-line summary",
     "KB011": "required sections Symptom, Cause, Explanation, Repro, Fix are present",
     "KB012": "sections come in the documented order, each once",
