@@ -164,7 +164,9 @@ def _isolated_torch_state() -> Iterator[None]:
     """Undo global switches a block may flip, so one entry cannot change the next."""
     grad = torch.is_grad_enabled()
     anomaly = torch.is_anomaly_enabled()
-    anomaly_nan = torch.is_anomaly_check_nan_enabled()
+    # torch before 1.13 has no check_nan switch to read; its anomaly mode always checks.
+    nan_switch = getattr(torch, "is_anomaly_check_nan_enabled", None)
+    anomaly_nan = nan_switch() if nan_switch is not None else None
     dtype = torch.get_default_dtype()
     default_device = _default_device()
     deterministic = torch.are_deterministic_algorithms_enabled()
@@ -174,7 +176,10 @@ def _isolated_torch_state() -> Iterator[None]:
         yield
     finally:
         torch.set_grad_enabled(grad)
-        torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
+        if anomaly_nan is None:
+            torch.autograd.set_detect_anomaly(anomaly)
+        else:
+            torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
         if _default_device() != default_device:
             # None clears the device context; setting "cpu" would install one for good.
