@@ -14,6 +14,7 @@ from pathlib import Path
 from kb.lint import Problem, lint_catalogue, lint_document
 from kb.model import BANDAID_ROLE, BLOCK_ROLES, DIAGNOSE_ROLE, BandAid, CodeBlock, Entry
 from kb.parse import Document, ParseError, parse_document
+from kb.wording import older_items
 
 
 class EntryError(Exception):
@@ -62,7 +63,8 @@ def entry_from_document(doc: Document) -> Entry:
         title=meta["title"].strip(),
         kind=meta["kind"],
         errors=tuple(meta.get("errors") or ()),
-        older_errors=tuple(meta.get("older_errors") or ()),
+        older_errors=tuple(text for text, _ in older_items(meta.get("older_errors"))),
+        older_ranges=tuple(spec for _, spec in older_items(meta.get("older_errors"))),
         exception=meta.get("exception"),
         tags=tuple(meta["tags"]),
         devices=tuple(meta["devices"]),

@@ -24,6 +24,7 @@ from kb.model import (
 )
 from kb.parse import Document, ParseError, parse_document
 from kb.templates import TemplateError, check_template
+from kb.wording import older_item, older_items
 
 RULES: dict[str, str] = {
     "KB001": "the file starts with front matter between '---' lines",
@@ -35,7 +36,7 @@ RULES: dict[str, str] = {
     "others list none",
     "KB007": "error, warning and environment entries name the exception or warning class",
     "KB008": "devices are a non-empty subset of cpu, cuda",
-    "KB009": "torch and fixed_in are valid version specifiers / versions",
+    "KB009": "torch, fixed_in and an older wording's torch are valid version specifiers / versions",
     "KB010": "zh has a Chinese title and a one-line summary",
     "KB011": "required sections Symptom, Cause, Explanation, Repro, Fix are present",
     "KB012": "sections come in the documented order, each once",
@@ -148,6 +149,12 @@ def lint_document(doc: Document, check_code: bool = True) -> list[Problem]:
     ):
         if value is None:
             continue
+        if key == "older_errors" and isinstance(value, list):
+            if any(older_item(v) is None for v in value):
+                add(line_of(key), "KB003", OLDER_FORMAT)
+                continue
+            add_all(_lint_older_ranges(value, line_of(key)))
+            value = [text for text, _ in older_items(value)]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             add(line_of(key), "KB003", f"'{key}' must be a list of message strings")
             continue
@@ -514,6 +521,25 @@ def _lint_environment(doc: Document, check_code: bool = True) -> list[tuple[int,
     for sec in doc.sections:
         if sec.title in ("Repro", "Check", BANDAID_SECTION):
             out.append((sec.line, "KB033", f"an environment entry has no '## {sec.title}'"))
+    return out
+
+
+OLDER_FORMAT = (
+    "'older_errors' must be a list of message strings or {text: ..., torch: ...} mappings"
+)
+
+
+def _lint_older_ranges(value: list, line: int) -> list[tuple[int, str, str]]:
+    """An older wording's `torch` must be a version specifier, as the entry's own is."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    out = []
+    for text, spec in older_items(value):
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            problem = f"older wording {text[:40]!r}: torch {spec!r} is not a version specifier"
+            out.append((line, "KB009", problem))
     return out
 
 

@@ -94,6 +94,8 @@ class Entry:
     path: str
     exception: str | None = None
     older_errors: tuple[str, ...] = ()
+    # The torch range of each older wording, in the order of older_errors ("": any release).
+    older_ranges: tuple[str, ...] = ()
     fixed_in: str | None = None
     links: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ import torch
 
 from kb.model import CodeBlock, Entry
 from kb.templates import first_line, matches
+from kb.wording import templates_for
 
 MODULE_NAME = "__kb_entry__"
 DEFAULT_TIMEOUT = 60.0
@@ -163,7 +164,9 @@ def _isolated_torch_state() -> Iterator[None]:
     """Undo global switches a block may flip, so one entry cannot change the next."""
     grad = torch.is_grad_enabled()
     anomaly = torch.is_anomaly_enabled()
-    anomaly_nan = torch.is_anomaly_check_nan_enabled()
+    # torch before 1.13 has no check_nan switch to read; its anomaly mode always checks.
+    nan_switch = getattr(torch, "is_anomaly_check_nan_enabled", None)
+    anomaly_nan = nan_switch() if nan_switch is not None else None
     dtype = torch.get_default_dtype()
     default_device = _default_device()
     deterministic = torch.are_deterministic_algorithms_enabled()
@@ -173,7 +176,10 @@ def _isolated_torch_state() -> Iterator[None]:
         yield
     finally:
         torch.set_grad_enabled(grad)
-        torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
+        if anomaly_nan is None:
+            torch.autograd.set_detect_anomaly(anomaly)
+        else:
+            torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
         if _default_device() != default_device:
             # None clears the device context; setting "cpu" would install one for good.
@@ -259,12 +265,13 @@ def _names_in_mro(obj_type: type) -> set[str]:
 def exception_matches(entry: Entry, exc: BaseException) -> bool:
     """Is this the entry's exception: the documented class and one of its messages?
 
-    Older wordings count too, so an entry verifies on the older releases it covers; a
+    Older wordings count too, where their torch range holds the running release, so an
+    entry verifies on the older releases it covers with the wording each one prints; a
     new wording that is in neither list still fails, which is how a change is caught.
     """
     if entry.exception not in _names_in_mro(type(exc)):
         return False
-    if not any(matches(t, str(exc)) for t in entry.errors + entry.older_errors):
+    if not any(matches(t, str(exc)) for t in templates_here(entry)):
         return False
     if entry.cause_errors:
         return any(matches(t, str(link)) for t in entry.cause_errors for link in _chain(exc))
@@ -284,7 +291,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:
     if entry.exception not in _names_in_mro(caught.category):
         return False
-    return any(matches(t, str(caught.message)) for t in entry.errors + entry.older_errors)
+    return any(matches(t, str(caught.message)) for t in templates_here(entry))
+
+
+def templates_here(entry: Entry) -> list[str]:
+    """The entry's templates valid on the running torch: older wordings only in their range."""
+    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
+    older = tuple(zip(entry.older_errors, ranges, strict=False))
+    return templates_for(entry.errors, older, torch.__version__)
 
 
 def trainable_tensors(namespace: dict) -> dict[str, torch.Tensor]:
@@ -405,7 +419,8 @@ def verify(
     def verdict(ok: bool, summary: str, details: list[str] | None = None) -> Verdict:
         return Verdict(ok, entry, phase, device, summary, details or [], block)
 
-    expected = [f"  {t}" for t in entry.errors]
+    # The wordings valid on this release: an older one outside its range is not listed.
+    expected = [f"  {t}" for t in templates_here(entry)]
     if isinstance(run.error, BlockTimeout):
         return verdict(False, f"did not finish: {run.error}")
 

@@ -1,0 +1,46 @@
+"""Which of an entry's message templates apply on which torch release.
+
+`errors` holds the wording of the newest releases; `older_errors` the wordings torch used
+before. An older wording may carry the releases it was measured on, as a mapping
+`{text: "...", torch: "<2.2"}`; a plain string applies on every release (the format before
+ranges existed). The harness accepts, on the running release, only the templates that apply
+there, so a wording that torch stopped printing cannot prove an entry on a release that
+prints something else. No torch import here: lint and the index use it too.
+"""
+
+from __future__ import annotations
+
+OLDER_KEYS = ("text", "torch")
+
+
+def older_item(item: object) -> tuple[str, str] | None:
+    """(text, torch range or "") of one `older_errors` item; None when malformed."""
+    if isinstance(item, str):
+        return (item, "") if item.strip() else None
+    if isinstance(item, dict) and set(item) <= set(OLDER_KEYS):
+        text, spec = item.get("text"), item.get("torch", "")
+        if isinstance(text, str) and text.strip() and isinstance(spec, str):
+            return text, spec.strip()
+    return None
+
+
+def older_items(value: object) -> list[tuple[str, str]]:
+    """Every well-formed (text, range) of an `older_errors` value, in order."""
+    if not isinstance(value, list):
+        return []
+    return [pair for pair in map(older_item, value) if pair is not None]
+
+
+def applies(spec: str, version: str) -> bool:
+    """Does a template's range (empty: every release) contain this torch version?"""
+    if not spec:
+        return True
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    return SpecifierSet(spec).contains(Version(version.split("+")[0]), prereleases=True)
+
+
+def templates_for(errors: tuple[str, ...], older: tuple[tuple[str, str], ...], version: str):
+    """The templates valid on torch `version`: every current one, older ones in range."""
+    return [*errors, *(text for text, spec in older if applies(spec, version))]
