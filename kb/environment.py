@@ -53,6 +53,8 @@ def holds(condition: str) -> bool:
         return not has_cuda_driver()
     if condition == "not-windows":
         return sys.platform != "win32"
+    if condition == "multi-gpu":
+        return torch.cuda.device_count() >= 2
     raise ValueError(f"unknown condition {condition!r} (known: {', '.join(NEEDS)})")
 
 

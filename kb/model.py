@@ -34,6 +34,7 @@ NEEDS: dict[str, str] = {
     "no-cuda": "a machine where CUDA is unavailable",
     "no-cuda-driver": "a machine without the NVIDIA driver",
     "not-windows": "a machine not running Windows",
+    "multi-gpu": "a machine with at least two CUDA devices",
 }
 
 # Where an environment entry's message templates are looked for (kb.envproof): the

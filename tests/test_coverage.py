@@ -14,7 +14,7 @@ ELEMENT_0 = {"torch-tensor-cuts-graph", "loss-computed-under-no-grad", "all-para
 MESSAGES = [
     (
         "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.19 GiB of which 1.06 GiB is free. Including non-PyTorch memory, this process has 78.12 GiB memory in use. Of the allocated memory 76.50 GiB is allocated by PyTorch, and 1.12 GiB is reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.  See documentation for Memory Management  (https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)",
-        {"cuda-out-of-memory", "cuda-oom-attention"},
+        {"cuda-out-of-memory", "cuda-oom-attention", "cuda-oom-memory-held-by-previous-run"},
     ),
     (
         "RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",

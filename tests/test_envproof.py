@@ -219,3 +219,15 @@ def test_an_older_release_may_hold_the_older_wording(tmp_path, fake_torch):
     assert status == "passed" and found[0].startswith("'(older wording for)")
     path.write_text(text)  # without the older wording, the new one alone must be there
     assert check_messages(load_entry(path), str(fake_torch))[0] == "failed"
+
+
+def test_multi_gpu_entries_skip_with_the_reason_where_fewer_than_two_gpus():
+    import torch
+
+    from kb.environment import unmet
+
+    reason = unmet(["multi-gpu"])
+    if torch.cuda.device_count() >= 2:
+        assert reason is None
+    else:
+        assert reason is not None and "at least two CUDA devices" in reason
