@@ -744,25 +744,37 @@ def _document_frequencies(
     return {t: min(df.get(stems.get(w, ""), 0) for w in t.split()) for t in terms}
 
 
-_stemmer: sqlite3.Connection | None = None
+# One scratch connection per thread: SQLite connections belong to the thread that made
+# them, and the TUI searches both on its event loop and in its search thread.
+_stemmers: dict[int, sqlite3.Connection] = {}
 _stem_cache: dict[str, str | None] = {}
+
+
+def _stemmer() -> sqlite3.Connection:
+    from _thread import get_ident
+
+    conn = _stemmers.get(get_ident())
+    if conn is None:
+        if len(_stemmers) >= 8:  # threads come and go in a long-running process
+            _stemmers.pop(next(iter(_stemmers))).close()
+        conn = sqlite3.connect(":memory:")
+        conn.execute("create virtual table q using fts5(t, tokenize='porter unicode61')")
+        conn.execute("create virtual table qv using fts5vocab(q, 'instance')")
+        _stemmers[get_ident()] = conn
+    return conn
 
 
 def _stems(terms: list[str]) -> dict[str, str]:
     """Each single-word term as the index's tokenizer stores it (porter), using SQLite's
     own tokenizer in a scratch in-memory table, so both sides agree exactly. Remembered
     per process: a long-running one sees the same words again and again."""
-    global _stemmer
     new = [t for t in dict.fromkeys(terms) if " " not in t and t not in _stem_cache]
     if new:
-        if _stemmer is None:
-            _stemmer = sqlite3.connect(":memory:")
-            _stemmer.execute("create virtual table q using fts5(t, tokenize='porter unicode61')")
-            _stemmer.execute("create virtual table qv using fts5vocab(q, 'instance')")
-        with _stemmer:
-            _stemmer.execute("delete from q")
-            _stemmer.executemany("insert into q(rowid, t) values (?, ?)", enumerate(new, 1))
-            found = dict(_stemmer.execute("select doc, term from qv").fetchall())
+        stemmer = _stemmer()
+        with stemmer:
+            stemmer.execute("delete from q")
+            stemmer.executemany("insert into q(rowid, t) values (?, ?)", enumerate(new, 1))
+            found = dict(stemmer.execute("select doc, term from qv").fetchall())
         if len(_stem_cache) > 65536:
             _stem_cache.clear()
         for at, word in enumerate(new, 1):

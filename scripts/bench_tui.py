@@ -237,7 +237,8 @@ from kb.tui.app import KbApp
 from kb.tui.widgets import QueryBox
 
 cases = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
-pastes = [c["paste"] for c in cases]
+# Consecutive equal pastes leave the box as it was: nothing to search again.
+pastes = [c["paste"] for i, c in enumerate(cases) if not i or c["paste"] != cases[i - 1]["paste"]]
 
 async def main():
     app = KbApp()
