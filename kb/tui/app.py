@@ -378,7 +378,7 @@ class KbApp(App):
             return
         if not entry["fix"].strip():
             # Environment entries may fix with steps (install, rebuild) rather than code.
-            self.set_status(f"Nothing copied: {entry_id}'s fix is steps to follow (see the entry).")
+            self.set_status("Nothing copied: this entry's fix is steps to follow, not code.")
             return
         lines = len(entry["fix"].splitlines())
         await self.copy(entry["fix"], f"the fix ({lines} lines)")
