@@ -214,7 +214,13 @@ def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str
         if paths is None:
             missing.append(template)
             continue
-        where = sorted({str(p.relative_to(base.parent)) for p in paths})
+        # The loader and an environment's OpenMP runtime live outside site-packages.
+        where = sorted(
+            {
+                str(p.relative_to(base.parent)) if p.is_relative_to(base.parent) else str(p)
+                for p in paths
+            }
+        )
         found.append(f"{template[:60]!r} in {', '.join(where)}")
     if not missing:
         return "passed", found, []
