@@ -94,7 +94,8 @@ def _linux_loader() -> list[Path]:
     return [Path(n) for n in names if re.search(r"/ld-(linux|2\.)[^/]*\.so", n)]
 
 
-_OPENMP = re.compile(r"^lib(iomp5|omp[.-])")  # Intel's runtime and LLVM's, its descendant
+# Intel's runtime and LLVM's, its descendant; not their debugger (_db) or stub libraries.
+_OPENMP = re.compile(r"^lib(iomp5(md)?|omp)[.-]")
 
 
 def _openmp_runtimes(base: Path, installed: bool) -> list[Path]:
