@@ -191,6 +191,23 @@ def empty_scopes(scopes: tuple[str, ...], root: str | None = None) -> list[str]:
     return [s for s in scopes if not scope_files(s, root)]
 
 
+def _older_here(entry: Entry, base: Path) -> list[str]:
+    """The older wordings whose torch range holds the checked build's release (all of
+    them when its version cannot be read), as the error kind's harness accepts them."""
+    from kb.wording import applies
+
+    try:
+        text = (base / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return list(entry.older_errors)
+    found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    if not found:
+        return list(entry.older_errors)
+    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
+    pairs = zip(entry.older_errors, ranges, strict=False)
+    return [t for t, spec in pairs if applies(spec, found.group(1))]
+
+
 # Why a scope can be empty on a sound installation (the skip reason says it).
 _ABSENT = {
     "torch-cuda-lib": "a CPU-only build ships no CUDA libraries",
@@ -209,7 +226,7 @@ def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str
         paths = find_template(template, entry.found_in, root)
         if paths is None:
             # An older release holds an older wording, as the error kind accepts it.
-            older = (find_template(t, entry.found_in, root) for t in entry.older_errors)
+            older = (find_template(t, entry.found_in, root) for t in _older_here(entry, base))
             paths = next((p for p in older if p), None)
             template = f"(older wording for) {template}" if paths else template
         if paths is None:

@@ -101,3 +101,18 @@ def test_no_mps_condition_holds_where_mps_is_unavailable():
 
     mps = getattr(torch.backends, "mps", None)
     assert holds("no-mps") is (mps is None or not mps.is_available())
+
+
+def test_an_older_wording_counts_only_on_the_releases_it_names(tmp_path, mac_torch):
+    # The build holds the 1.12 wording only; the entry's current wording is another.
+    lib = mac_torch / "lib" / "libtorch_cpu.dylib"
+    lib.write_bytes(b"\xcf\xfa\xed\xfe\x00The operator '\x00' is not current implemented \x00")
+    path = write_entry(tmp_path, template=MPS, found_in="torch-mps-lib")
+    text = path.read_text(encoding="utf-8")
+    older = "older_errors:\n  - text: \"The operator '{op}' is not current implemented\"\n"
+    path.write_text(text.replace("found_in:", older + '    torch: "<1.13"\nfound_in:'))
+    entry = load_entry(path)
+    (mac_torch / "version.py").write_text("__version__ = '1.12.1'\n")
+    assert check_messages(entry, str(mac_torch))[0] == "passed"
+    (mac_torch / "version.py").write_text("__version__ = '2.13.0'\n")
+    assert check_messages(entry, str(mac_torch))[0] == "failed"
