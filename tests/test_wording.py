@@ -124,3 +124,20 @@ def test_write_turns_plain_wordings_into_ranged_ones_and_keeps_the_rest(tmp_path
     entry = load_entry(path)
     assert entry.older_ranges == ("<2.2", "")
     assert lint_paths([path]) == []
+
+
+def test_show_reports_each_older_wordings_releases(tmp_path, monkeypatch):
+    from kb.render import entry_markdown
+    from kb.search import get_entry
+
+    older = '  - text: "grad can be implicitly created only for scalar outputs"\n    torch: "<1.5"'
+    folder = tmp_path / "entries"
+    folder.mkdir()
+    with_older(folder, older)
+    monkeypatch.setenv("KB_BUNDLED", "0")
+    monkeypatch.setenv("KB_ENTRIES", str(folder))
+    monkeypatch.setenv("KB_DB", str(tmp_path / "index.db"))
+    entry, _ = get_entry("vector-backward")
+    assert entry["older_errors"] == ["grad can be implicitly created only for scalar outputs"]
+    assert entry["older_ranges"] == ["<1.5"]
+    assert "scalar outputs    (torch <1.5)" in entry_markdown(entry)
