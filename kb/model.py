@@ -104,6 +104,8 @@ class Entry:
     older_errors: tuple[str, ...] = ()
     # The torch range of each older wording, in the order of older_errors ("": any release).
     older_ranges: tuple[str, ...] = ()
+    # The class each older wording was raised as, where it is not `exception` ("": that).
+    older_exceptions: tuple[str, ...] = ()
     fixed_in: str | None = None
     links: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()
