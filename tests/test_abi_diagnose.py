@@ -106,3 +106,30 @@ def test_shadowing_diagnose_accepts_torch_own_folder_and_a_clean_path(tmp_path):
     (clean / "libfoo.so").write_bytes(b"\x7fELF")
     path = os.pathsep.join([own, str(clean)])
     assert not verdict(diagnose("torch-library-shadowed", tmp_path, LD_LIBRARY_PATH=path))
+
+
+def fake_dists(site: Path, nccl_pin: str, nccl_installed: str) -> Path:
+    """Metadata as a CUDA wheel of torch leaves it: torch pins its NCCL wheel (with a
+    platform marker), and an nvidia-nccl-cu12 of some version is installed."""
+    torch_info = site / "torch-9.0.0.dist-info"
+    torch_info.mkdir(parents=True)
+    (torch_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: torch\nVersion: 9.0.0\n"
+        f'Requires-Dist: nvidia-nccl-cu12=={nccl_pin}; platform_system == "Linux"\n'
+    )
+    nccl_info = site / f"nvidia_nccl_cu12-{nccl_installed}.dist-info"
+    nccl_info.mkdir()
+    (nccl_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: nvidia-nccl-cu12\nVersion: {nccl_installed}\n"
+    )
+    return site
+
+
+def test_shadowing_diagnose_flags_an_nccl_wheel_other_than_torch_pins(tmp_path):
+    # ncclCommRegister missing: torch 2.2 next to an older nvidia-nccl-cu12 (pytorch#119072)
+    site = fake_dists(tmp_path / "old", nccl_pin="2.19.3", nccl_installed="2.18.1")
+    done = diagnose("torch-library-shadowed", tmp_path, PYTHONPATH=str(site))
+    assert verdict(done)
+    assert "torch wants nvidia-nccl-cu12==2.19.3, installed 2.18.1" in done.stdout
+    site = fake_dists(tmp_path / "same", nccl_pin="2.19.3", nccl_installed="2.19.3")
+    assert not verdict(diagnose("torch-library-shadowed", tmp_path, PYTHONPATH=str(site)))
