@@ -26,6 +26,7 @@ whose scopes have files (a skip, for a scope the wheels lack, is not a failure).
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,9 +46,8 @@ _WANTED = (".so", ".dll", ".pyd", ".dylib", ".py")
 def download(spec: str, platforms: list[str], python: str | None, into: Path) -> Path:
     """The wheel of `spec` (`torch==2.13.0`, `intel-openmp`) for those platforms."""
     into.mkdir(parents=True, exist_ok=True)
-    before = set(into.glob("*.whl"))
     cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "--only-binary=:all:"]
-    cmd += ["-d", str(into), "-q"]
+    cmd += ["-d", str(into)]
     for platform in platforms:
         cmd += ["--platform", platform]
     if python:
@@ -56,17 +56,16 @@ def download(spec: str, platforms: list[str], python: str | None, into: Path) ->
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise SystemExit(f"pip download {spec} failed: {last}")
-    new = sorted(set(into.glob("*.whl")) - before) or _matching(into, spec)
-    if not new:
-        raise SystemExit(f"pip download {spec}: no wheel in {into}")
-    return new[-1]
+    # pip names the wheel it chose: "Saved DIR/x.whl", or, for one the cache already
+    # holds (perhaps beside other platforms' wheels), "File was already downloaded ...".
+    named = _SAVED.findall(done.stdout)
+    if not named:
+        raise SystemExit(f"pip download {spec}: no wheel named in pip's output")
+    wheel = Path(named[-1])
+    return wheel if wheel.is_absolute() else into / wheel.name
 
 
-def _matching(folder: Path, spec: str) -> list[Path]:
-    """A wheel downloaded earlier into the cache (pip then saves nothing new)."""
-    name, _, version = spec.partition("==")
-    stem = name.replace("-", "_")
-    return sorted(p for p in folder.glob(f"{stem}-{version or ''}*.whl"))
+_SAVED = re.compile(r"(?:Saved|File was already downloaded) (\S+\.whl)")
 
 
 def unpack(wheel: Path, site: Path) -> int:
