@@ -14,7 +14,7 @@ from pathlib import Path
 from kb.lint import Problem, lint_catalogue, lint_document
 from kb.model import BANDAID_ROLE, BLOCK_ROLES, DIAGNOSE_ROLE, BandAid, CodeBlock, Entry
 from kb.parse import Document, ParseError, parse_document
-from kb.wording import older_items
+from kb.wording import older_exceptions, older_items
 
 
 class EntryError(Exception):
@@ -65,6 +65,7 @@ def entry_from_document(doc: Document) -> Entry:
         errors=tuple(meta.get("errors") or ()),
         older_errors=tuple(text for text, _ in older_items(meta.get("older_errors"))),
         older_ranges=tuple(spec for _, spec in older_items(meta.get("older_errors"))),
+        older_exceptions=tuple(older_exceptions(meta.get("older_errors"))),
         exception=meta.get("exception"),
         tags=tuple(meta["tags"]),
         devices=tuple(meta["devices"]),

@@ -55,6 +55,9 @@ def holds(condition: str) -> bool:
         return sys.platform != "win32"
     if condition == "multi-gpu":
         return torch.cuda.device_count() >= 2
+    if condition == "no-mps":
+        mps = getattr(torch.backends, "mps", None)  # torch before 1.12 has no MPS at all
+        return mps is None or not mps.is_available()
     raise ValueError(f"unknown condition {condition!r} (known: {', '.join(NEEDS)})")
 
 

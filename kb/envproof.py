@@ -12,7 +12,8 @@ machine. What can be proven anywhere is:
   message is assembled: `TORCH_CHECK(cond, "Expected ", a, " but got ", b)` stores
   separate string constants, and "CUDA error: " comes from torch while the text after it
   comes from the CUDA runtime (cudaGetErrorString). So a template is cut at its `{...}`
-  placeholders and at each ": ", ", " and "(", and every part (spaces, colons, commas and
+  placeholders and at each ": ", ", ", "(" and quote beside a space (a printed value's
+  quotes), and every part (spaces, colons, commas and
   parentheses around it stripped) must occur, whole or as consecutive runs of words
   that each file holds as one constant (the longest first),
   in some file of the scopes; in Python sources, literals split across lines by implicit
@@ -72,9 +73,43 @@ def scope_files(scope: str, root: str | None = None) -> tuple[Path, ...]:
         files = [p for p in nvidia.rglob("*") if p.is_file() and _is_lib(p)]
     elif scope == "pip":
         files = list((base.parent / "pip").rglob("*.py"))
+    elif scope == "torch-mps-lib":  # macOS builds, the only ones with the MPS backend
+        files = [p for p in (base / "lib").glob("*.dylib") if p.is_file()]
+    elif scope == "loader":
+        files = _linux_loader() if root is None else []
+    elif scope == "openmp-lib":
+        files = _openmp_runtimes(base, root is None)
     else:
         raise ValueError(f"unknown found_in scope {scope!r} (known: {', '.join(FOUND_IN)})")
     return tuple(sorted(files, key=lambda p: (p.stat().st_size, str(p))))
+
+
+def _linux_loader() -> list[Path]:
+    """glibc's ld.so as this process mapped it: it formats dlopen's "undefined symbol"."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux
+        return []
+    names = {line.split()[-1] for line in maps.splitlines() if "/ld-" in line}
+    return [Path(n) for n in names if re.search(r"/ld-(linux|2\.)[^/]*\.so", n)]
+
+
+# Intel's runtime and LLVM's, its descendant; not their debugger (_db) or stub libraries.
+_OPENMP = re.compile(r"^lib(iomp5(md)?|omp)[.-]")
+
+
+def _openmp_runtimes(base: Path, installed: bool) -> list[Path]:
+    """Intel or LLVM OpenMP runtimes in torch/lib (Windows and macOS wheels ship one),
+    anywhere in site-packages, and in the environment's library folders (intel-openmp,
+    conda's MKL). torch's Linux wheels use GNU libgomp, whose messages differ."""
+    folders = [base / "lib", base.parent]
+    if installed:
+        folders += [Path(sys.prefix) / "lib", Path(sys.prefix) / "Library" / "bin"]
+    found = set()
+    for folder in folders:
+        paths = folder.glob("*") if folder.name in ("lib", "bin") else folder.rglob("lib*")
+        found |= {p for p in paths if _OPENMP.match(p.name) and _is_lib(p) and p.is_file()}
+    return list(found)
 
 
 _maps: dict[Path, bytes | mmap.mmap | None] = {}
@@ -95,8 +130,9 @@ def _contents(path: Path) -> bytes | mmap.mmap | None:
 
 def fragments(template: str) -> list[bytes]:
     """The parts of a template that torch's sources must hold (see the module doc)."""
-    # `WorkNCCL(` and `SeqNum=` are two constants: a "(" opens a printed value too.
-    seps = [(", ", ": "), ("(", ": ")]
+    # `WorkNCCL(` and `SeqNum=` are two constants: a "(" opens a printed value too, and
+    # so does a quote (`from the 'SparseMPS' backend` prints a dispatch key's name).
+    seps = [(", ", ": "), ("(", ": "), (" '", ": "), ("' ", ": ")]
     parts = []
     for lit in literal_parts(template):
         for old, new in seps:
@@ -155,6 +191,32 @@ def empty_scopes(scopes: tuple[str, ...], root: str | None = None) -> list[str]:
     return [s for s in scopes if not scope_files(s, root)]
 
 
+def _older_here(entry: Entry, base: Path) -> list[str]:
+    """The older wordings whose torch range holds the checked build's release (all of
+    them when its version cannot be read), as the error kind's harness accepts them."""
+    from kb.wording import applies
+
+    try:
+        text = (base / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return list(entry.older_errors)
+    found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    if not found:
+        return list(entry.older_errors)
+    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
+    pairs = zip(entry.older_errors, ranges, strict=False)
+    return [t for t, spec in pairs if applies(spec, found.group(1))]
+
+
+# Why a scope can be empty on a sound installation (the skip reason says it).
+_ABSENT = {
+    "torch-cuda-lib": "a CPU-only build ships no CUDA libraries",
+    "torch-mps-lib": "only torch's macOS builds have the MPS backend",
+    "loader": "only Linux uses glibc's loader",
+    "openmp-lib": "torch's Linux wheels use GNU libgomp, not the Intel or LLVM runtime",
+}
+
+
 def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str], list[str]]:
     """('passed' | 'failed' | 'skipped', what was found where, what was not)."""
     base = Path(root) if root else torch_dir()
@@ -164,13 +226,19 @@ def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str
         paths = find_template(template, entry.found_in, root)
         if paths is None:
             # An older release holds an older wording, as the error kind accepts it.
-            older = (find_template(t, entry.found_in, root) for t in entry.older_errors)
+            older = (find_template(t, entry.found_in, root) for t in _older_here(entry, base))
             paths = next((p for p in older if p), None)
             template = f"(older wording for) {template}" if paths else template
         if paths is None:
             missing.append(template)
             continue
-        where = sorted({str(p.relative_to(base.parent)) for p in paths})
+        # The loader and an environment's OpenMP runtime live outside site-packages.
+        where = sorted(
+            {
+                str(p.relative_to(base.parent)) if p.is_relative_to(base.parent) else str(p)
+                for p in paths
+            }
+        )
         found.append(f"{template[:60]!r} in {', '.join(where)}")
     if not missing:
         return "passed", found, []
@@ -178,10 +246,11 @@ def check_messages(entry: Entry, root: str | None = None) -> tuple[str, list[str
     status = "skipped" if absent else "failed"
     notes = [f"not found: {t!r} (parts {[p.decode() for p in fragments(t)]})" for t in missing]
     if absent:
+        why = {_ABSENT.get(s, _ABSENT["torch-cuda-lib"]) for s in absent}
         notes.append(
             "this installation lacks "
             + " and ".join(FOUND_IN[s] for s in absent)
-            + " (a CPU-only build ships no CUDA libraries)"
+            + f" ({'; '.join(sorted(why))})"
         )
     return status, found, notes
 

@@ -15,7 +15,7 @@ import sys
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-15"
+SCHEMA = "kb-index-16"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -153,9 +153,9 @@ def _files_in(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
 # Short columns first: SQLite reads a row's columns in order, through its overflow pages,
 # so what ranking reads (titles, messages, symptoms) comes before the long texts.
 ENTRY_COLUMNS = (
-    "id", "title", "kind", "area", "exception", "errors", "older_errors", "tags", "devices",
-    "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also", "path", "overrides",
-    "sha",
+    "id", "title", "kind", "area", "exception", "errors", "older_errors", "older_ranges",
+    "tags", "devices", "torch", "fixed_in", "zh_title", "zh_summary", "links", "see_also",
+    "path", "overrides", "sha",
     "errors_text", "symptom_text", "zh", "symptom", "cause", "explanation", "diagnose",
     "repro", "fix", "check_code", "fix_text", "see_also_text", "bandaids", "body",
 )  # fmt: skip
@@ -182,6 +182,7 @@ def entry_row(entry) -> dict:
         "exception": entry.exception,
         "errors": json.dumps(list(entry.errors), ensure_ascii=False),
         "older_errors": json.dumps(list(entry.older_errors), ensure_ascii=False),
+        "older_ranges": json.dumps(list(entry.older_ranges)),
         "tags": json.dumps(list(entry.tags)),
         "devices": json.dumps(list(entry.devices)),
         "torch": entry.torch,

@@ -526,6 +526,7 @@ def _lint_environment(doc: Document, check_code: bool = True) -> list[tuple[int,
 
 OLDER_FORMAT = (
     "'older_errors' must be a list of message strings or {text: ..., torch: ...} mappings"
+    " (optionally with exception: the class those releases raised)"
 )
 
 

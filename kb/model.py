@@ -35,6 +35,7 @@ NEEDS: dict[str, str] = {
     "no-cuda-driver": "a machine without the NVIDIA driver",
     "not-windows": "a machine not running Windows",
     "multi-gpu": "a machine with at least two CUDA devices",
+    "no-mps": "a machine where the MPS backend (Apple GPU) is unavailable",
 }
 
 # Where an environment entry's message templates are looked for (kb.envproof): the
@@ -47,6 +48,12 @@ FOUND_IN: dict[str, str] = {
     "nvidia-lib": "the NVIDIA libraries of the nvidia-* wheels (site-packages/nvidia)",
     # Installing torch fails before torch exists: that message is the installer's.
     "pip": "the Python sources of the pip installed next to torch (site-packages/pip)",
+    # Messages only some platforms' files hold: the scope is empty elsewhere, so the
+    # check skips there and runs where the files exist (scripts/check_wheel_messages.py
+    # checks them in a downloaded wheel).
+    "torch-mps-lib": "torch's libraries of a macOS build (torch/lib/*.dylib: only those have MPS)",
+    "loader": "the Linux dynamic loader (glibc's ld.so), which words dlopen's errors",
+    "openmp-lib": "the Intel or LLVM OpenMP runtime (libiomp5, libomp) next to torch",
 }
 # An environment entry's proof, in place of repro and fix: its templates are found in
 # those files, and its diagnose block runs here and gives the verdict `has_condition`.
@@ -97,6 +104,8 @@ class Entry:
     older_errors: tuple[str, ...] = ()
     # The torch range of each older wording, in the order of older_errors ("": any release).
     older_ranges: tuple[str, ...] = ()
+    # The class each older wording was raised as, where it is not `exception` ("": that).
+    older_exceptions: tuple[str, ...] = ()
     fixed_in: str | None = None
     links: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()

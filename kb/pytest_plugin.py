@@ -129,7 +129,7 @@ class EntryFile(pytest.File):
                     device=device,
                     bandaid=number,
                 )
-                reason = skip_reason(entry, "repro", device)
+                reason = skip_reason(entry, "repro", device, self.config.option.kb_any_torch)
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
                 yield item

@@ -57,7 +57,11 @@ def entry_markdown(entry: dict) -> str:
         out.append("")
     if entry["older_errors"]:
         out.append("**Older wordings:**\n")
-        out += [f"    {e}" for e in entry["older_errors"]]
+        ranges = entry.get("older_ranges") or [""] * len(entry["older_errors"])
+        out += [
+            f"    {e}" + (f"    (torch {spec})" if spec else "")
+            for e, spec in zip(entry["older_errors"], ranges, strict=False)
+        ]
         out.append("")
     for title, key in (
         ("Symptom", "symptom"),

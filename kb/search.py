@@ -955,6 +955,8 @@ def _entry_dict(row: sqlite3.Row, records: tuple[dict, dict]) -> dict:
         "exception": row["exception"],
         "errors": json.loads(row["errors"]),
         "older_errors": json.loads(row["older_errors"]),
+        # The torch releases each older wording was printed on ("": not measured, any).
+        "older_ranges": json.loads(row["older_ranges"]),
         "symptom": row["symptom"],
         "cause": row["cause"],
         "explanation": row["explanation"],
@@ -1018,6 +1020,7 @@ def list_entries(
                     "exception",
                     "errors",
                     "older_errors",
+                    "older_ranges",
                     "symptom",
                     "tags",
                     "devices",

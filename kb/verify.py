@@ -34,7 +34,7 @@ import torch
 
 from kb.model import CodeBlock, Entry
 from kb.templates import first_line, matches
-from kb.wording import templates_for
+from kb.wording import applies
 
 MODULE_NAME = "__kb_entry__"
 DEFAULT_TIMEOUT = 60.0
@@ -269,9 +269,8 @@ def exception_matches(entry: Entry, exc: BaseException) -> bool:
     entry verifies on the older releases it covers with the wording each one prints; a
     new wording that is in neither list still fails, which is how a change is caught.
     """
-    if entry.exception not in _names_in_mro(type(exc)):
-        return False
-    if not any(matches(t, str(exc)) for t in templates_here(entry)):
+    names = _names_in_mro(type(exc))
+    if not any(cls in names and matches(t, str(exc)) for t, cls in accepted_here(entry)):
         return False
     if entry.cause_errors:
         return any(matches(t, str(link)) for t in entry.cause_errors for link in _chain(exc))
@@ -289,16 +288,31 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def warning_matches(entry: Entry, caught: warnings.WarningMessage) -> bool:
-    if entry.exception not in _names_in_mro(caught.category):
-        return False
-    return any(matches(t, str(caught.message)) for t in templates_here(entry))
+    names = _names_in_mro(caught.category)
+    return any(cls in names and matches(t, str(caught.message)) for t, cls in accepted_here(entry))
+
+
+def accepted_here(entry: Entry) -> list[tuple[str, str | None]]:
+    """(template, class raised with it) valid on the running torch: every current wording
+    with the entry's exception; older wordings only in their range, with the class those
+    releases raised (the entry's unless the wording names another)."""
+    n = len(entry.older_errors)
+    ranges = entry.older_ranges + ("",) * (n - len(entry.older_ranges))
+    classes = entry.older_exceptions + ("",) * (n - len(entry.older_exceptions))
+    older = [
+        (text, cls or entry.exception)
+        for text, spec, cls in zip(entry.older_errors, ranges, classes, strict=False)
+        if applies(spec, torch.__version__)
+    ]
+    return [(t, entry.exception) for t in entry.errors] + older
 
 
 def templates_here(entry: Entry) -> list[str]:
-    """The entry's templates valid on the running torch: older wordings only in their range."""
-    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
-    older = tuple(zip(entry.older_errors, ranges, strict=False))
-    return templates_for(entry.errors, older, torch.__version__)
+    """The entry's templates valid on the running torch, each with the class it is raised
+    as where that is not the entry's exception."""
+    return [
+        t if cls == entry.exception else f"{t}    (as {cls})" for t, cls in accepted_here(entry)
+    ]
 
 
 def trainable_tensors(namespace: dict) -> dict[str, torch.Tensor]:

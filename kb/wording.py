@@ -3,14 +3,16 @@
 `errors` holds the wording of the newest releases; `older_errors` the wordings torch used
 before. An older wording may carry the releases it was measured on, as a mapping
 `{text: "...", torch: "<2.2"}`; a plain string applies on every release (the format before
-ranges existed). The harness accepts, on the running release, only the templates that apply
-there, so a wording that torch stopped printing cannot prove an entry on a release that
-prints something else. No torch import here: lint and the index use it too.
+ranges existed). Where those releases raised another class with it (`RuntimeError` before
+torch made it a `ValueError`), the mapping names it: `exception: RuntimeError`. The
+harness accepts, on the running release, only the templates that apply there, so a
+wording that torch stopped printing cannot prove an entry on a release that prints
+something else. No torch import here: lint and the index use it too.
 """
 
 from __future__ import annotations
 
-OLDER_KEYS = ("text", "torch")
+OLDER_KEYS = ("text", "torch", "exception")
 
 
 def older_item(item: object) -> tuple[str, str] | None:
@@ -19,9 +21,27 @@ def older_item(item: object) -> tuple[str, str] | None:
         return (item, "") if item.strip() else None
     if isinstance(item, dict) and set(item) <= set(OLDER_KEYS):
         text, spec = item.get("text"), item.get("torch", "")
-        if isinstance(text, str) and text.strip() and isinstance(spec, str):
+        exception = item.get("exception", "")
+        if (
+            isinstance(text, str)
+            and text.strip()
+            and isinstance(spec, str)
+            and isinstance(exception, str)
+        ):
             return text, spec.strip()
     return None
+
+
+def older_exceptions(value: object) -> list[str]:
+    """The exception class each well-formed older wording was raised as ("": the entry's),
+    in the order of older_items."""
+    if not isinstance(value, list):
+        return []
+    return [
+        item.get("exception", "").strip() if isinstance(item, dict) else ""
+        for item in value
+        if older_item(item) is not None
+    ]
 
 
 def older_items(value: object) -> list[tuple[str, str]]:

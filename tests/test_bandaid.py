@@ -128,6 +128,16 @@ def test_pytest_runs_a_bandaid_phase_per_block_and_device(pytester):
     )
 
 
+def test_a_probe_outside_the_torch_range_runs_the_bandaids_too(pytester):
+    # --kb-any-torch measures where a failure exists: the band-aids' rejection with it.
+    pytester.makeini("[pytest]\nkb_entries = entries\n")
+    folder = pytester.mkdir("entries")
+    text = with_bandaids(MEAN).replace('torch: ">=1.0"', 'torch: ">=99.0"', 1)
+    (folder / "vector-backward.md").write_text(text, encoding="utf-8")
+    probed = pytester.runpytest_subprocess("entries", "--kb-any-torch", "-k", "cpu")
+    probed.assert_outcomes(passed=3)
+
+
 def test_show_lists_bandaids_as_why_not_just(catalogue, capsys):
     (catalogue / "vector-backward.md").write_text(with_bandaids(MEAN), encoding="utf-8")
     assert main(["show", "--json", "vector-backward"]) == 0

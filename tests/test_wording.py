@@ -66,6 +66,7 @@ def test_ranged_wordings_are_searched_like_plain_ones(tmp_path):
         ('  - text: "grad can be implicitly"\n    torch: "old ones"', "KB009"),
         ('  - text: "grad can be implicitly"\n    since: "1.0"', "KB003"),
         ('  - torch: "<2.0"', "KB003"),
+        ('  - text: "grad can be implicitly"\n    exception: 12', "KB003"),
         ("  - 12", "KB003"),
     ],
 )
@@ -124,3 +125,52 @@ def test_write_turns_plain_wordings_into_ranged_ones_and_keeps_the_rest(tmp_path
     entry = load_entry(path)
     assert entry.older_ranges == ("<2.2", "")
     assert lint_paths([path]) == []
+
+
+def test_show_reports_each_older_wordings_releases(tmp_path, monkeypatch):
+    from kb.render import entry_markdown
+    from kb.search import get_entry
+
+    older = '  - text: "grad can be implicitly created only for scalar outputs"\n    torch: "<1.5"'
+    folder = tmp_path / "entries"
+    folder.mkdir()
+    with_older(folder, older)
+    monkeypatch.setenv("KB_BUNDLED", "0")
+    monkeypatch.setenv("KB_ENTRIES", str(folder))
+    monkeypatch.setenv("KB_DB", str(tmp_path / "index.db"))
+    entry, _ = get_entry("vector-backward")
+    assert entry["older_errors"] == ["grad can be implicitly created only for scalar outputs"]
+    assert entry["older_ranges"] == ["<1.5"]
+    assert "scalar outputs    (torch <1.5)" in entry_markdown(entry)
+
+
+@pytest.mark.parametrize(
+    ("older", "ok"),
+    [
+        # The release that printed the older wording raised it as another class.
+        (
+            f'  - text: "grad can be implicitly created only for scalar outputs"\n'
+            f'    torch: ">={RUNNING}"\n    exception: RuntimeError',
+            True,
+        ),
+        # Without the class, the older wording is held to the entry's ValueError.
+        (
+            f'  - text: "grad can be implicitly created only for scalar outputs"\n'
+            f'    torch: ">={RUNNING}"',
+            False,
+        ),
+        (
+            f'  - text: "grad can be implicitly created only for scalar outputs"\n'
+            f'    torch: "<{RUNNING}"\n    exception: RuntimeError',
+            False,
+        ),
+    ],
+)
+def test_an_older_wording_may_name_the_class_its_releases_raised(tmp_path, older, ok):
+    path = with_older(tmp_path, older)
+    path.write_text(path.read_text().replace("exception: RuntimeError", "exception: ValueError", 1))
+    entry = load_entry(path)
+    assert entry.exception == "ValueError"
+    verdict = verify(entry, "repro", "cpu")
+    assert verdict.ok is ok, verdict.report()
+    assert not lint_paths([path])
