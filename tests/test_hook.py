@@ -199,6 +199,9 @@ def test_kb_run_ctrl_c_ends_like_python(script, tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # A job started in the background of a script inherits SIGINT ignored, and
+            # Python then never raises KeyboardInterrupt: give the child the default.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         assert proc.stdout.readline() == "ready\n"
         time.sleep(0.2)
