@@ -194,7 +194,7 @@ def empty_scopes(scopes: tuple[str, ...], root: str | None = None) -> list[str]:
 def _older_here(entry: Entry, base: Path) -> list[str]:
     """The older wordings whose torch range holds the checked build's release (all of
     them when its version cannot be read), as the error kind's harness accepts them."""
-    from kb.wording import applies
+    from kb.wording import older_in_range
 
     try:
         text = (base / "version.py").read_text(encoding="utf-8")
@@ -203,9 +203,7 @@ def _older_here(entry: Entry, base: Path) -> list[str]:
     found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
     if not found:
         return list(entry.older_errors)
-    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
-    pairs = zip(entry.older_errors, ranges, strict=False)
-    return [t for t, spec in pairs if applies(spec, found.group(1))]
+    return [text for text, _ in older_in_range(entry, found.group(1))]
 
 
 # Why a scope can be empty on a sound installation (the skip reason says it).

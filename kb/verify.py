@@ -34,7 +34,7 @@ import torch
 
 from kb.model import CodeBlock, Entry
 from kb.templates import first_line, matches
-from kb.wording import applies
+from kb.wording import older_in_range
 
 MODULE_NAME = "__kb_entry__"
 DEFAULT_TIMEOUT = 60.0
@@ -296,15 +296,7 @@ def accepted_here(entry: Entry) -> list[tuple[str, str | None]]:
     """(template, class raised with it) valid on the running torch: every current wording
     with the entry's exception; older wordings only in their range, with the class those
     releases raised (the entry's unless the wording names another)."""
-    n = len(entry.older_errors)
-    ranges = entry.older_ranges + ("",) * (n - len(entry.older_ranges))
-    classes = entry.older_exceptions + ("",) * (n - len(entry.older_exceptions))
-    older = [
-        (text, cls or entry.exception)
-        for text, spec, cls in zip(entry.older_errors, ranges, classes, strict=False)
-        if applies(spec, torch.__version__)
-    ]
-    return [(t, entry.exception) for t in entry.errors] + older
+    return [(t, entry.exception) for t in entry.errors] + older_in_range(entry, torch.__version__)
 
 
 def templates_here(entry: Entry) -> list[str]:

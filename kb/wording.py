@@ -12,6 +12,11 @@ something else. No torch import here: lint and the index use it too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kb.model import Entry
+
 OLDER_KEYS = ("text", "torch", "exception")
 
 
@@ -61,6 +66,14 @@ def applies(spec: str, version: str) -> bool:
     return SpecifierSet(spec).contains(Version(version.split("+")[0]), prereleases=True)
 
 
-def templates_for(errors: tuple[str, ...], older: tuple[tuple[str, str], ...], version: str):
-    """The templates valid on torch `version`: every current one, older ones in range."""
-    return [*errors, *(text for text, spec in older if applies(spec, version))]
+def older_in_range(entry: Entry, version: str) -> list[tuple[str, str | None]]:
+    """(text, class raised with it) of the entry's older wordings whose range holds torch
+    `version`; the class is the entry's exception unless the wording names another."""
+    n = len(entry.older_errors)
+    ranges = entry.older_ranges + ("",) * (n - len(entry.older_ranges))
+    classes = entry.older_exceptions + ("",) * (n - len(entry.older_exceptions))
+    return [
+        (text, cls or entry.exception)
+        for text, spec, cls in zip(entry.older_errors, ranges, classes, strict=False)
+        if applies(spec, version)
+    ]
