@@ -159,6 +159,15 @@ def _default_device() -> torch.device | None:
     return torch.device(context.device) if context is not None else torch.device("cpu")
 
 
+def _deterministic_mode() -> tuple[bool, bool | None]:
+    """Deterministic algorithms on, and warn-only (None before torch 1.11 had it)."""
+    warn_only = getattr(torch, "is_deterministic_algorithms_warn_only_enabled", None)
+    return (
+        torch.are_deterministic_algorithms_enabled(),
+        warn_only() if warn_only is not None else None,
+    )
+
+
 @contextlib.contextmanager
 def _isolated_torch_state() -> Iterator[None]:
     """Undo global switches a block may flip, so one entry cannot change the next."""
@@ -169,7 +178,7 @@ def _isolated_torch_state() -> Iterator[None]:
     anomaly_nan = nan_switch() if nan_switch is not None else None
     dtype = torch.get_default_dtype()
     default_device = _default_device()
-    deterministic = torch.are_deterministic_algorithms_enabled()
+    deterministic = _deterministic_mode()
     # torch.compile's first call switches distribution argument checks off process-wide.
     validate = torch.distributions.Distribution._validate_args
     try:
@@ -185,7 +194,13 @@ def _isolated_torch_state() -> Iterator[None]:
             # None clears the device context; setting "cpu" would install one for good.
             is_plain_cpu = default_device == torch.device("cpu")
             torch.set_default_device(None if is_plain_cpu else default_device)
-        torch.use_deterministic_algorithms(deterministic)
+        if _deterministic_mode() != deterministic:
+            # Only when a block changed it: setting it imports torch._inductor (seconds).
+            enabled, warn_only = deterministic
+            if warn_only is None:
+                torch.use_deterministic_algorithms(enabled)
+            else:
+                torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
         torch.distributions.Distribution.set_default_validate_args(validate)
 
 

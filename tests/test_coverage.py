@@ -38,7 +38,11 @@ MESSAGES = [
     (
         "RuntimeError: Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.",
         # three look-alikes print this message; the bare message cannot tell them apart
-        {"backward-twice-retain-graph", "backward-twice-reused-tensor", "rnn-hidden-state-not-detached"},
+        {
+            "backward-twice-retain-graph",
+            "backward-twice-reused-tensor",
+            "rnn-hidden-state-not-detached",
+        },
     ),
     (
         "RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn",

@@ -224,8 +224,10 @@ def test_blocks_cannot_leak_global_state(tmp_path):
 
     repro = (
         "import torch\n\ntorch.set_grad_enabled(False)\ntorch.set_default_dtype(torch.float64)\n"
-        + REPRO
+        "torch.use_deterministic_algorithms(True, warn_only=True)\n" + REPRO
     )
     verify(make(tmp_path, entry_text(repro=repro)), "repro", "cpu")
     assert torch.is_grad_enabled()
     assert torch.get_default_dtype() == torch.float32
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert not torch.is_deterministic_algorithms_warn_only_enabled()
