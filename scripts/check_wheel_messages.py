@@ -1,4 +1,4 @@
-"""Check environment entries' message templates against torch wheels of other platforms.
+"""Check entries' message templates against torch wheels of other platforms and releases.
 
 Some messages exist only in builds this machine cannot install: the MPS backend's "is
 not currently implemented for the MPS device" is compiled into the macOS wheels alone,
@@ -7,6 +7,14 @@ Windows wheels (and the `intel-openmp` wheel), not with torch's Linux wheels. `p
 entries/` skips those checks here with the reason; this script downloads the wheels
 (`pip download --platform ... --no-deps`), unpacks their libraries and Python sources
 into a scratch site-packages folder, and runs the same check (kb.envproof) on them.
+
+Any other entry (an `error` entry) gets a wording report instead: for each of its
+templates, `errors` and every older wording with its range, whether the wheel's
+libraries and Python sources hold it (`--scopes`, default torch-python, torch-lib and
+torch-cuda-lib). That is how the wordings and floors of entries that only fail on a GPU
+are measured on a machine without one: a release whose build does not hold a wording
+cannot print it. It is a measurement of strings, not a run; the entry's range and older
+wordings are set from it, and a GPU run of the matrix proves them.
 
 CI does not run it (it downloads hundreds of MB); run it when writing or changing such
 an entry and quote its figures.
@@ -17,6 +25,9 @@ an entry and quote its figures.
         --python-version 3.12 entries/openmp-runtime-loaded-twice.md
     python scripts/check_wheel_messages.py --extra intel-openmp --platform manylinux1_x86_64 \\
         entries/openmp-runtime-loaded-twice.md     # that wheel alone, no torch
+    python scripts/check_wheel_messages.py --torch 1.13.1,2.4.1,2.8.0,2.9.0 \\
+        --platform manylinux1_x86_64 --platform manylinux_2_28_x86_64 --python-version 3.10 \\
+        entries/device-mismatch-cuda-cpu.md       # which releases hold which wording
 
 Prints one block per wheel set: the wheels, their size, each entry's status and the
 files holding each template. Exit status 1 if a template is missing from a wheel set
@@ -37,7 +48,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kb.entries import EntryError, load_entry  # noqa: E402
-from kb.envproof import check_messages, scope_files  # noqa: E402
+from kb.envproof import FOUND_IN, check_messages, find_template, scope_files  # noqa: E402
+from kb.wording import applies  # noqa: E402
 
 # What the check reads from a wheel: libraries and Python sources (not headers, tests).
 _WANTED = (".so", ".dll", ".pyd", ".dylib", ".py")
@@ -80,7 +92,27 @@ def unpack(wheel: Path, site: Path) -> int:
     return written
 
 
-def check(site: Path, entries: list[Path]) -> int:
+def wordings(entry, root: Path, scopes: tuple[str, ...], version: str | None) -> list[str]:
+    """One line per template of a non-environment entry: held by this wheel or not."""
+    lines = []
+    templates = [(t, "errors", "") for t in entry.errors]
+    ranges = entry.older_ranges + ("",) * (len(entry.older_errors) - len(entry.older_ranges))
+    templates += [(t, "older", r) for t, r in zip(entry.older_errors, ranges, strict=False)]
+    for template, kind, spec in templates:
+        held = find_template(template, scopes, str(root)) is not None
+        claim = ""
+        if kind == "older" and version:
+            # Does the entry's range for this wording agree with the wheel?
+            claimed = applies(spec, version)
+            claim = "" if claimed == held else "  <- range disagrees" if spec else ""
+        label = f"{kind} {spec}".strip()
+        lines.append(f"{'held    ' if held else 'not held'} [{label}] {template[:70]!r}{claim}")
+    return lines
+
+
+def check(
+    site: Path, entries: list[Path], scopes: tuple[str, ...] = (), version: str | None = None
+) -> int:
     root = site / "torch"
     root.mkdir(exist_ok=True)  # an OpenMP wheel alone: scopes still resolve from here
     failed = 0
@@ -92,7 +124,11 @@ def check(site: Path, entries: list[Path]) -> int:
             failed += 1
             continue
         if entry.kind != "environment":
-            print(f"  {entry.id}: not an environment entry, skipped")
+            use = scopes or ("torch-python", "torch-lib", "torch-cuda-lib")
+            counts = ", ".join(f"{s}: {len(scope_files(s, str(root)))} files" for s in use)
+            print(f"  {entry.id}: wordings ({counts})")
+            for line in wordings(entry, root, use, version):
+                print(f"    {line}")
             continue
         files = {s: len(scope_files(s, str(root))) for s in entry.found_in}
         status, found, notes = check_messages(entry, str(root))
@@ -112,8 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python-version", default=None, help="e.g. 3.12 (default: this Python)")
     parser.add_argument("--extra", action="append", default=[], help="another wheel: intel-openmp")
     parser.add_argument("--cache", type=Path, default=None, help="keep downloads here")
+    parser.add_argument(
+        "--scopes",
+        default="",
+        help=f"for non-environment entries, comma-separated: {', '.join(FOUND_IN)}",
+    )
     args = parser.parse_args(argv)
     versions = [v.strip() for v in args.torch.split(",") if v.strip()] or [None]
+    scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
+    unknown = [s for s in scopes if s not in FOUND_IN]
+    if unknown:
+        parser.error(f"unknown scope {unknown[0]!r}; known: {', '.join(FOUND_IN)}")
     failed = 0
     with tempfile.TemporaryDirectory(prefix="kb-wheels-") as scratch:
         cache = args.cache or Path(scratch) / "wheels"
@@ -128,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             unpacked = sum(unpack(w, site) for w in wheels)
             print(f"{' + '.join(w.name for w in wheels)}")
             print(f"  {size / 2**20:.0f} MiB of wheels, {unpacked / 2**20:.0f} MiB unpacked")
-            failed += check(site, args.entries)
+            failed += check(site, args.entries, scopes, version)
             print(f"  {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0
 

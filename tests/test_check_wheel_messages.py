@@ -68,3 +68,29 @@ def test_a_wheel_of_another_platform_skips(tmp_path, capsys):
     (site / "torch" / "lib" / "libtorch_cpu.so").write_bytes(CURRENT)
     assert cwm.check(site, [MPS_ENTRY]) == 0
     assert "skipped (torch-mps-lib: 0 files)" in capsys.readouterr().out
+
+
+OOM_ENTRY = ROOT / "entries" / "cuda-out-of-memory.md"
+# torch 2.0's out-of-memory message as its libc10_cuda stores it, in pieces.
+OOM_2_0 = (
+    b"CUDA out of memory. Tried to allocate \x00 (GPU \x00; \x00 total capacity; \x00 already "
+    b"allocated; \x00 free; \x00 reserved in total by PyTorch)\x00"
+)
+
+
+def test_an_error_entry_gets_which_wordings_a_release_holds(tmp_path, capsys):
+    site = tmp_path / "site"
+    (site / "torch" / "lib").mkdir(parents=True)
+    (site / "torch" / "lib" / "libc10_cuda.so").write_bytes(b"\x7fELF" + OOM_2_0)
+    assert cwm.check(site, [OOM_ENTRY], version="2.0.1") == 0
+    out = capsys.readouterr().out
+    assert "cuda-out-of-memory: wordings" in out
+    lines = [line.strip() for line in out.splitlines()]
+    newest = next(line for line in lines if "[errors]" in line)
+    assert newest.startswith("not held")
+    before_2_1 = next(line for line in lines if '[older <2.1]' in line)
+    assert before_2_1.startswith("held") and "range disagrees" not in before_2_1
+    # The same strings on a release whose range says otherwise are flagged.
+    assert cwm.check(site, [OOM_ENTRY], version="2.4.1") == 0
+    flagged = [line for line in capsys.readouterr().out.splitlines() if "<2.1]" in line]
+    assert flagged and "range disagrees" in flagged[0]
