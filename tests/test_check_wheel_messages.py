@@ -88,7 +88,7 @@ def test_an_error_entry_gets_which_wordings_a_release_holds(tmp_path, capsys):
     lines = [line.strip() for line in out.splitlines()]
     newest = next(line for line in lines if "[errors]" in line)
     assert newest.startswith("not held")
-    before_2_1 = next(line for line in lines if '[older <2.1]' in line)
+    before_2_1 = next(line for line in lines if "[older <2.1]" in line)
     assert before_2_1.startswith("held") and "range disagrees" not in before_2_1
     # The same strings on a release whose range says otherwise are flagged.
     assert cwm.check(site, [OOM_ENTRY], version="2.4.1") == 0
