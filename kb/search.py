@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 
 from kb.db import sqlite3
+from kb.readers import READERS
 from kb.tb import Paste, read_paste
 from kb.templates import first_line, fullmatch, occurs_in, strip_ansi
 from kb.textnorm import (
@@ -64,10 +65,6 @@ MAX_HITS = 50
 MAX_TERMS = 48
 TEMPLATE_CANDIDATES = 30
 MEMORY_CANDIDATES = 25
-# What the pasted key lists of a load_state_dict error add to the entry they point to:
-# more than the words can separate the entries that share the header, less than a
-# template of another message.
-KEYS_WEIGHT = 5.0
 RANK_AT_MOST = 4  # rare-word hits are precise: fewer need testing
 
 
@@ -878,8 +875,10 @@ def search(
             hits.append(
                 Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts, match)
             )
-        if "state_dict" in query:
-            _weigh_key_lists(query, hits)
+        if any(trigger in query for trigger in READERS.values()):
+            from kb.readers import weigh
+
+            weigh(query, hits)
         hits.sort(key=lambda h: (-h.score, h.id))
         hits = hits[: min(limit, MAX_HITS)]
         unexplained = [h.id for h in hits if not h.why]
@@ -898,22 +897,6 @@ def search(
         return hits, problems
     finally:
         close_index(conn)
-
-
-def _weigh_key_lists(query: str, hits: list[Hit]) -> None:
-    """Entries sharing load_state_dict's header differ by cause; the pasted key lists
-    show which one it is (kb.statedict), so that entry goes first, saying why."""
-    from kb.statedict import ENTRY_FOR, diagnose
-
-    verdict = diagnose(query)
-    if verdict is None:
-        return
-    cause, why = verdict
-    for hit in hits:
-        if hit.id == ENTRY_FOR[cause]:
-            hit.parts["keys"] = KEYS_WEIGHT
-            hit.score += KEYS_WEIGHT
-            hit.why = f"{hit.why}; {why}" if hit.why else why
 
 
 def unexplained_message(query: str, hits: list[Hit]) -> str | None:

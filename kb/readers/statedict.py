@@ -7,7 +7,7 @@ passed whole; two lists naming the same tensors under other names are a rename; 
 `size mismatch` lines are a different head. The reader says which, and why, in words a
 user can check against the paste. It decides nothing when the lists fit no pattern.
 
-No `re` here: the search path reads pastes without it (a cold-start cost).
+No `re` here (see kb.readers).
 """
 
 from __future__ import annotations
@@ -98,9 +98,18 @@ def _leaf(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
+TRIGGER = "state_dict"
+
+
 def diagnose(text: str) -> tuple[str, str] | None:
-    """(cause, why) for a paste of load_state_dict's error, or None when the key lists
-    are absent or fit no cause. Causes are the keys of ENTRY_FOR."""
+    """(entry id, why) for a paste of load_state_dict's error, or None when the key lists
+    are absent or fit no cause."""
+    cause = read_cause(text)
+    return (ENTRY_FOR[cause[0]], cause[1]) if cause else None
+
+
+def read_cause(text: str) -> tuple[str, str] | None:
+    """(cause, why), a cause being a key of ENTRY_FOR; None when none fits."""
     if "state_dict" not in text:
         return None
     missing, unexpected, sizes = key_lists(text)

@@ -1,4 +1,4 @@
-"""kb.statedict: the cause a load_state_dict error shows in its key lists."""
+"""kb.readers.statedict: the cause a load_state_dict error shows in its key lists."""
 
 from pathlib import Path
 
@@ -6,8 +6,9 @@ import pytest
 
 from kb.entries import load_catalogue
 from kb.paths import entry_files
+from kb.readers.statedict import ENTRY_FOR, key_lists
+from kb.readers.statedict import read_cause as diagnose
 from kb.search import search
-from kb.statedict import ENTRY_FOR, diagnose, key_lists
 
 HEADER = "RuntimeError: Error(s) in loading state_dict for Net:\n\t"
 
@@ -118,5 +119,5 @@ def test_every_cause_names_an_entry_of_the_catalogue():
 def test_search_puts_the_entry_the_keys_show_first_and_says_why(lists, expected):
     hits, _ = search(HEADER + lists)
     assert hits[0].id == expected
-    assert hits[0].parts.get("keys", 0) > 0
+    assert hits[0].parts.get("reader", 0) > 0
     assert "key" in hits[0].why

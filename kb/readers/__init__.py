@@ -1,0 +1,48 @@
+"""Readers of one message's variable parts, to tell apart entries that share it.
+
+Several entries can document the same message because one message has several causes;
+its words rank them almost alike. What varies in the message often shows the cause: the
+key lists under load_state_dict's header, the operation named in the in-place error. A
+reader looks at those parts and names the entry they point to and why, in words the
+user can check against the paste; search puts that entry first and prints the reason.
+A reader decides nothing when the parts fit no cause it knows.
+
+Each reader is a module with TRIGGER (a substring the paste must hold before the reader
+runs, so other pastes pay nothing) and `diagnose(text) -> (entry id, why) | None`.
+No `re` here: the search path reads pastes without it (a cold-start cost).
+"""
+
+from __future__ import annotations
+
+# What a reader's verdict adds to the entry it points to: more than the words separate
+# the entries that share a message, less than a template of another message.
+WEIGHT = 5.0
+
+# module name -> the substring that wakes it
+READERS = {
+    "statedict": "state_dict",
+    "inplace": "modified by an inplace operation",
+}
+
+
+def verdicts(text: str) -> list[tuple[str, str]]:
+    """(entry id, why) from every reader whose trigger the text holds."""
+    out = []
+    for name, trigger in READERS.items():
+        if trigger in text:
+            module = __import__(f"kb.readers.{name}", fromlist=["diagnose"])
+            verdict = module.diagnose(text)
+            if verdict is not None:
+                out.append(verdict)
+    return out
+
+
+def weigh(text: str, hits: list) -> None:
+    """Move the hits (kb.search.Hit) the readers point to up, with their reason added to
+    `why`. (No typing import for the annotation: it would load `re` on the search path.)"""
+    for entry_id, why in verdicts(text):
+        for hit in hits:
+            if hit.id == entry_id:
+                hit.parts["reader"] = WEIGHT
+                hit.score += WEIGHT
+                hit.why = f"{hit.why}; {why}" if hit.why else why

@@ -1,0 +1,81 @@
+"""kb.readers: the cause a shared message shows in its variable parts."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.entries import load_catalogue
+from kb.paths import entry_files
+from kb.readers import READERS, verdicts
+from kb.readers.inplace import operation
+from kb.search import search
+
+ROOT = Path(__file__).resolve().parent.parent
+
+INPLACE = (
+    "RuntimeError: one of the variables needed for gradient computation has been modified "
+    "by an inplace operation: [torch.FloatTensor [4, 1]], which is output 0 of {op}, is at "
+    "version 1; expected version 0 instead. Hint: enable anomaly detection to find the "
+    "operation that failed to compute its gradient, with "
+    "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+
+
+@pytest.mark.parametrize(
+    "named, function",
+    [
+        ("Sigmoid", "Sigmoid"),
+        ("SigmoidBackward0", "Sigmoid"),
+        ("ReluBackward", "Relu"),
+        ("TBackward0", "T"),
+        ("AsStrided", "AsStrided"),
+    ],
+)
+def test_the_operation_is_read_under_each_releases_naming(named, function):
+    assert operation(INPLACE.format(op=named)) == function
+
+
+def test_a_message_without_the_operation_names_none():
+    leaf = (
+        "RuntimeError: one of the variables needed for gradient computation has been "
+        "modified by an inplace operation: [torch.FloatTensor [3]] is at version 2; "
+        "expected version 1 instead."
+    )
+    assert operation(leaf) is None
+    assert verdicts(leaf) == []
+
+
+@pytest.mark.parametrize(
+    "op, expected",
+    [
+        ("Sigmoid", "inplace-activation-modifies-saved-output"),
+        ("ReluBackward0", "inplace-activation-modifies-saved-output"),
+        ("TanhBackward0", "inplace-activation-modifies-saved-output"),
+        ("TBackward0", "gan-step-between-backwards"),
+    ],
+)
+def test_search_puts_the_entry_the_operation_shows_first(op, expected):
+    hits, _ = search(INPLACE.format(op=op))
+    assert hits[0].id == expected
+    assert hits[0].parts.get("reader", 0) > 0 and hits[0].match == "exact"
+
+
+@pytest.mark.parametrize("op", ["AsStrided", "DivBackward0", "Stack", "CopySlices"])
+def test_operations_of_no_single_cause_decide_nothing(op):
+    assert verdicts(INPLACE.format(op=op)) == []
+    hits, _ = search(INPLACE.format(op=op))
+    assert all("reader" not in h.parts for h in hits)
+
+
+def test_every_reader_points_to_entries_of_the_catalogue():
+    ids = {e.id for e in load_catalogue([Path(p) for p in entry_files(ROOT / "entries")])}
+    from kb.readers import inplace, statedict
+
+    assert set(statedict.ENTRY_FOR.values()) <= ids
+    assert {inplace.ACTIVATION, inplace.WEIGHT_STEPPED} <= ids
+    for name, trigger in READERS.items():
+        module = sys.modules.get(f"kb.readers.{name}") or __import__(
+            f"kb.readers.{name}", fromlist=["TRIGGER"]
+        )
+        assert trigger == module.TRIGGER
