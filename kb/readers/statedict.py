@@ -4,8 +4,10 @@ Four entries share that header, and their words alone rank them almost alike; th
 the user pasted tell them apart. Keys that differ only by a leading `module.` are a
 wrapper's prefix; top-level names such as `epoch` or `state_dict` are a checkpoint dict
 passed whole; two lists naming the same tensors under other names are a rename; only
-`size mismatch` lines are a different head. The reader says which, and why, in words a
-user can check against the paste. It decides nothing when the lists fit no pattern.
+`size mismatch` lines are a different head; layers present on one side only are a model
+built with other settings than the one that saved the weights. The reader says which,
+and why, in words a user can check against the paste. It decides nothing when the lists
+fit no pattern.
 
 No `re` here (see kb.readers).
 """
@@ -35,6 +37,7 @@ ENTRY_FOR = {
     "container": "checkpoint-dict-passed-to-load-state-dict",
     "renamed": "state-dict-renamed-keys",
     "size": "state-dict-size-mismatch",
+    "layers": "state-dict-model-config-mismatch",
 }
 
 
@@ -136,4 +139,17 @@ def read_cause(text: str) -> tuple[str, str] | None:
     )
     if paired:
         return "renamed", "the same tensors under other names (missing and unexpected keys pair up)"
+    # Whole layers on one side only: a model built with other settings (depth, blocks,
+    # optional norms) than the one that saved the weights.
+    if (missing or unexpected) and all("." in k for k in missing + unexpected):
+        side = (
+            "missing"
+            if missing and not unexpected
+            else "unexpected"
+            if unexpected and not missing
+            else ""
+        )
+        if side:
+            return "layers", f"only {side} keys: layers that exist on one side only"
+        return "layers", "missing and unexpected keys name different layers, not renamed ones"
     return None
