@@ -45,4 +45,5 @@ def weigh(text: str, hits: list) -> None:
             if hit.id == entry_id:
                 hit.parts["reader"] = WEIGHT
                 hit.score += WEIGHT
-                hit.why = f"{hit.why}; {why}" if hit.why else why
+                # The reason first: it is what tells this entry from the others.
+                hit.why = f"{why}; {hit.why}" if hit.why else why
