@@ -12,6 +12,7 @@ Imported by the harness only (it imports torch); the search path never loads it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 import torch
@@ -41,6 +42,25 @@ def has_cuda_driver() -> bool:
     return False
 
 
+@functools.cache
+def numpy_bridge() -> tuple[str | None, bool]:
+    """(the installed NumPy's version, or None without one; whether torch.from_numpy works).
+
+    Observed, not inferred: a torch built against NumPy 1.x fails to initialize its NumPy
+    bridge under NumPy 2 (it warns once at `import torch`) and raises "Numpy is not
+    available" at the first conversion; `import numpy` itself works there.
+    """
+    try:
+        import numpy
+    except ImportError:
+        return None, False
+    try:
+        torch.from_numpy(numpy.zeros(1))
+    except RuntimeError:
+        return numpy.__version__, False
+    return numpy.__version__, True
+
+
 def holds(condition: str) -> bool:
     """Does this machine and this torch meet one of the NEEDS conditions?"""
     if condition == "cpu-build":
@@ -58,6 +78,11 @@ def holds(condition: str) -> bool:
     if condition == "no-mps":
         mps = getattr(torch.backends, "mps", None)  # torch before 1.12 has no MPS at all
         return mps is None or not mps.is_available()
+    if condition == "numpy-bridge-works":
+        return numpy_bridge()[1]
+    if condition == "numpy-2-on-numpy-1-build":
+        version, works = numpy_bridge()
+        return version is not None and not works and int(version.split(".")[0]) >= 2
     raise ValueError(f"unknown condition {condition!r} (known: {', '.join(NEEDS)})")
 
 

@@ -36,6 +36,8 @@ NEEDS: dict[str, str] = {
     "not-windows": "a machine not running Windows",
     "multi-gpu": "a machine with at least two CUDA devices",
     "no-mps": "a machine where the MPS backend (Apple GPU) is unavailable",
+    "numpy-bridge-works": "an installation where torch.from_numpy works with the installed NumPy",
+    "numpy-2-on-numpy-1-build": "NumPy 2 installed next to a torch built against NumPy 1.x",
 }
 
 # Where an environment entry's message templates are looked for (kb.envproof): the
