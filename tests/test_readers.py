@@ -70,12 +70,38 @@ def test_operations_of_no_single_cause_decide_nothing(op):
 
 def test_every_reader_points_to_entries_of_the_catalogue():
     ids = {e.id for e in load_catalogue([Path(p) for p in entry_files(ROOT / "entries")])}
-    from kb.readers import inplace, statedict
+    from kb.readers import inplace, statedict, weightsonly
 
     assert set(statedict.ENTRY_FOR.values()) <= ids
-    assert {inplace.ACTIVATION, inplace.WEIGHT_STEPPED} <= ids
+    assert {inplace.ACTIVATION, inplace.WEIGHT_STEPPED, weightsonly.METHOD_SAVED} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
         )
         assert trigger == module.TRIGGER
+
+
+WEIGHTS_ONLY = (
+    "_pickle.UnpicklingError: Weights only load failed. This file can still be loaded, to do "
+    "so you have two options, do those steps only if you trust the source of the checkpoint."
+)
+
+
+def test_global_getattr_points_to_a_saved_bound_method():
+    hits, _ = search(
+        WEIGHTS_ONLY + "\nWeightsUnpickler error: Unsupported global: GLOBAL getattr was not "
+        "an allowed global by default."
+    )
+    assert hits[0].id == "torch-save-state-dict-method"
+    assert "getattr" in hits[0].why and hits[0].parts["reader"] > 0
+
+
+@pytest.mark.parametrize(
+    "detail",
+    ["", "\nWeightsUnpickler error: Unsupported global: GLOBAL models.yolo.DetectionModel"],
+)
+def test_without_global_getattr_the_bound_method_cause_is_less_likely(detail):
+    hits, _ = search(WEIGHTS_ONLY + detail)
+    method = next(h for h in hits if h.id == "torch-save-state-dict-method")
+    assert method.parts["reader"] < 0 and method.match == "exact"
+    assert hits[0].id != "torch-save-state-dict-method"

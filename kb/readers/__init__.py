@@ -8,7 +8,10 @@ user can check against the paste; search puts that entry first and prints the re
 A reader decides nothing when the parts fit no cause it knows.
 
 Each reader is a module with TRIGGER (a substring the paste must hold before the reader
-runs, so other pastes pay nothing) and `diagnose(text) -> (entry id, why) | None`.
+runs, so other pastes pay nothing) and `diagnose(text) -> (entry id, why) | None`. A
+reader may also name entries made less likely (`unlikely(text) -> [(entry id, why)]`):
+the cause they explain prints a detail the paste lacks. They move down by the same
+weight and keep their match level: the message still matches them.
 No `re` here: the search path reads pastes without it (a cold-start cost).
 """
 
@@ -22,18 +25,34 @@ WEIGHT = 5.0
 READERS = {
     "statedict": "state_dict",
     "inplace": "modified by an inplace operation",
+    "weightsonly": "Weights only load failed",
 }
+
+
+def _awake(text: str) -> list:
+    return [
+        __import__(f"kb.readers.{name}", fromlist=["diagnose"])
+        for name, trigger in READERS.items()
+        if trigger in text
+    ]
 
 
 def verdicts(text: str) -> list[tuple[str, str]]:
     """(entry id, why) from every reader whose trigger the text holds."""
     out = []
-    for name, trigger in READERS.items():
-        if trigger in text:
-            module = __import__(f"kb.readers.{name}", fromlist=["diagnose"])
-            verdict = module.diagnose(text)
-            if verdict is not None:
-                out.append(verdict)
+    for module in _awake(text):
+        verdict = module.diagnose(text)
+        if verdict is not None:
+            out.append(verdict)
+    return out
+
+
+def unlikely(text: str) -> list[tuple[str, str]]:
+    """(entry id, why) for entries whose telling detail the paste lacks."""
+    out = []
+    for module in _awake(text):
+        if hasattr(module, "unlikely"):
+            out += module.unlikely(text)
     return out
 
 
@@ -47,3 +66,9 @@ def weigh(text: str, hits: list) -> None:
                 hit.score += WEIGHT
                 # The reason first: it is what tells this entry from the others.
                 hit.why = f"{why}; {hit.why}" if hit.why else why
+    for entry_id, why in unlikely(text):
+        for hit in hits:
+            if hit.id == entry_id:
+                hit.parts["reader"] = -WEIGHT
+                hit.score -= WEIGHT
+                hit.why = f"{hit.why}; less likely: {why}" if hit.why else f"less likely: {why}"
