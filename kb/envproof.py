@@ -268,6 +268,14 @@ def verify_environment(
     reason = None if any_torch else verify.version_skip_reason(entry, "fix")
     if reason:
         raise verify.Skip(reason)
+    if entry.needs:
+        # As for the other kinds: an installation without the condition proves nothing
+        # (a CPU-only build holds the words of a CUDA runtime message only scattered).
+        from kb.environment import unmet
+
+        reason = unmet(entry.needs)
+        if reason:
+            raise verify.Skip(f"{entry.id} {reason}")
     if phase == "messages":
         status, found, notes = check_messages(entry)
         if status == "skipped":  # the last note names the scopes this installation lacks

@@ -231,3 +231,20 @@ def test_multi_gpu_entries_skip_with_the_reason_where_fewer_than_two_gpus():
         assert reason is None
     else:
         assert reason is not None and "at least two CUDA devices" in reason
+
+
+@pytest.mark.parametrize("phase", ["messages", "diagnose"])
+def test_an_unmet_need_skips_both_phases_with_the_condition(tmp_path, phase):
+    from kb.environment import holds
+    from kb.envproof import verify_environment
+    from kb.verify import Skip
+
+    # Whichever build this is, the other one is the unmet need.
+    other = "cuda-build" if holds("cpu-build") else "cpu-build"
+    path = write_entry(tmp_path, verdicts="", verdict="False")
+    text = path.read_text(encoding="utf-8").replace(
+        'torch: ">=1.0"', f'torch: ">=1.0"\nneeds: [{other}]'
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(Skip, match=f"(?i)needs a {other.split('-')[0]}"):
+        verify_environment(load_entry(path), phase)
