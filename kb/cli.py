@@ -666,6 +666,19 @@ def _quiet_interrupt(kind: type, value: BaseException, tb: object) -> None:
     sys.__excepthook__(kind, value, tb)
 
 
+def missing_package(name: str | None) -> str:
+    """What to do when kb runs in a Python without its dependencies: most often a
+    checkout's system `python3 -m kb` while kb was installed in the checkout's .venv."""
+    here = sys.executable
+    venv = os.path.abspath(".venv")
+    # A venv's python is often a link to the system one: compare prefixes, not binaries.
+    if os.path.isfile(os.path.join(venv, "pyvenv.cfg")) and sys.prefix != venv:
+        hint = "this folder has .venv: run . .venv/bin/activate (or .venv/bin/kb) first"
+    else:
+        hint = "install kb there: pip install -e . (in a checkout) or pip install kb-torch"
+    return f"the package '{name}' is missing from this Python ({here}); {hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     # No calls before the `try` on kb's own path: Ctrl-C in the first instants must still
     # end quietly (tests/test_index_trust.py interrupts at the second call).
@@ -706,10 +719,7 @@ def _main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except ModuleNotFoundError as exc:
-        sys.stderr.write(
-            f"kb: the package '{exc.name}' is missing; reinstall kb (pip install -e . or "
-            "pip install kb-torch) in the Python you run it with\n"
-        )
+        sys.stderr.write(f"kb: {missing_package(exc.name)}\n")
         return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         # Matched by name: importing their modules here could itself fail.

@@ -172,3 +172,33 @@ def test_broken_catalogue_path_is_one_line(tmp_path, monkeypatch):
     )
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("with_venv", [True, False])
+def test_a_python_without_kbs_packages_gets_one_line_naming_what_to_run(
+    tmp_path, monkeypatch, with_venv
+):
+    # A checkout's system `python3 -m kb lint` while kb was installed into its .venv.
+    from kb.cli import missing_package
+
+    monkeypatch.chdir(tmp_path)
+    if with_venv:
+        (tmp_path / ".venv").mkdir()
+        (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    line = missing_package("markdown_it")
+    assert "'markdown_it' is missing" in line and sys.executable in line
+    assert ("activate" in line) is with_venv
+    assert "\n" not in line
+
+
+def test_missing_package_exits_1_without_a_traceback(monkeypatch, capsys):
+    import kb.cli
+
+    def lint(args):
+        raise ModuleNotFoundError("No module named 'markdown_it'", name="markdown_it")
+
+    monkeypatch.setattr(kb.cli, "cmd_lint", lint)
+    assert main(["lint"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kb: the package 'markdown_it' is missing") and "Traceback" not in err
+    assert err.count("\n") == 1

@@ -57,18 +57,15 @@ def unlikely(text: str) -> list[tuple[str, str]]:
 
 
 def weigh(text: str, hits: list) -> None:
-    """Move the hits (kb.search.Hit) the readers point to up, with their reason added to
-    `why`. (No typing import for the annotation: it would load `re` on the search path.)"""
-    for entry_id, why in verdicts(text):
+    """Move the hits (kb.search.Hit) the readers point to up, and those they make less
+    likely down, with the reason in `why`. (No typing import for the annotation: it
+    would load `re` on the search path.)"""
+    moves = [(entry_id, WEIGHT, why) for entry_id, why in verdicts(text)]
+    moves += [(entry_id, -WEIGHT, f"less likely: {why}") for entry_id, why in unlikely(text)]
+    for entry_id, weight, why in moves:
         for hit in hits:
             if hit.id == entry_id:
-                hit.parts["reader"] = WEIGHT
-                hit.score += WEIGHT
+                hit.parts["reader"] = weight
+                hit.score += weight
                 # The reason first: it is what tells this entry from the others.
                 hit.why = f"{why}; {hit.why}" if hit.why else why
-    for entry_id, why in unlikely(text):
-        for hit in hits:
-            if hit.id == entry_id:
-                hit.parts["reader"] = -WEIGHT
-                hit.score -= WEIGHT
-                hit.why = f"{hit.why}; less likely: {why}" if hit.why else f"less likely: {why}"

@@ -42,8 +42,8 @@ def operation(text: str) -> str | None:
     of = rest.find(" of ")
     if of < 0 or not rest[:of].strip().isdigit():
         return None
-    name = rest[of + 4 :].split(",", 1)[0].split()[0] if rest[of + 4 :].strip() else ""
-    name = name.strip()
+    words = rest[of + 4 :].split(",", 1)[0].split()
+    name = words[0] if words else ""
     for suffix in ("Backward0", "Backward1", "Backward"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]

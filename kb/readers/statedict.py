@@ -14,6 +14,8 @@ No `re` here (see kb.readers).
 
 from __future__ import annotations
 
+TRIGGER = "state_dict"
+
 MISSING = "Missing key(s) in state_dict:"
 UNEXPECTED = "Unexpected key(s) in state_dict:"
 SIZE = "size mismatch for "
@@ -101,9 +103,6 @@ def _leaf(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
-TRIGGER = "state_dict"
-
-
 def diagnose(text: str) -> tuple[str, str] | None:
     """(entry id, why) for a paste of load_state_dict's error, or None when the key lists
     are absent or fit no cause."""
@@ -113,8 +112,6 @@ def diagnose(text: str) -> tuple[str, str] | None:
 
 def read_cause(text: str) -> tuple[str, str] | None:
     """(cause, why), a cause being a key of ENTRY_FOR; None when none fits."""
-    if "state_dict" not in text:
-        return None
     missing, unexpected, sizes = key_lists(text)
     if not (missing or unexpected or sizes):
         return None
