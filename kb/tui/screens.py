@@ -92,8 +92,13 @@ class ProofScreen(ModalScreen):
         self.set_interval(0.5, self._tick)
         self._run()
 
+    def _widgets_gone(self) -> bool:
+        """Closed, or closing: a dismissed screen can still be attached while its widgets
+        are already removed, and a run's last messages (or a tick) can arrive then."""
+        return not self.is_attached or not self.query("#proof-state")
+
     def _tick(self) -> None:
-        if self.running:
+        if self.running and not self._widgets_gone():
             done = len(self.outcomes)
             where = f"{done} of {self._total()} phases judged" if done else "starting"
             self.query_one("#proof-state", Static).update(
@@ -125,7 +130,7 @@ class ProofScreen(ModalScreen):
         self.app.call_from_thread(self._finish, None)
 
     def _add(self, outcome) -> None:
-        if not self.is_attached:  # closed while the run was ending
+        if self._widgets_gone():  # closed while the run was ending
             return
         self.outcomes.append(outcome)
         bar = self.query_one("#proof-progress", ProgressBar)
@@ -144,7 +149,7 @@ class ProofScreen(ModalScreen):
 
     def _finish(self, error: str | None) -> None:
         self.running = False
-        if not self.is_attached:
+        if self._widgets_gone():
             return
         elapsed = time.monotonic() - self.started
         state = self.query_one("#proof-state", Static)
