@@ -405,6 +405,11 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             ):
                 # The whole message, with prose around it: `I get error: can't optimize...`
                 score, reason = 0.95, "header matches" if header else "message contains"
+            elif (tail := _tail(template)) and tail[1] in low and occurs_in(tail[0], plain):
+                # All but a short prefix that another layer words differently ("CUDA
+                # error: " vs "cudaCheckError() failed : ", "THCudaCheck FAIL ... : "):
+                # the telling part came from the runtime, whole.
+                score, reason = 0.85, "message matches most of"
             elif explained >= (0.8 if etype else 0.9) and len(low_words) >= 5:
                 # A cut-off paste, or an older release's shorter message: never above a
                 # template found whole. (A line typed with no exception type in front
@@ -444,6 +449,21 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             known.exact, known.why = True, sure_why
         elif partial:
             known.partial = True
+
+
+_tails: dict[str, tuple[str, str] | None] = {}
+
+
+def _tail(template: str) -> tuple[str, str] | None:
+    """A template `Prefix: rest` whose prefix is a few words (`CUDA error`,
+    `invalid argument 0`) and whose rest opens with 30 fixed characters or more: the rest,
+    and that opening folded (which must occur in the message before the rest is tried)."""
+    if template not in _tails:
+        head, sep, rest = template.partition(": ")
+        opening = rest.split("{", 1)[0]
+        good = sep and "{" not in head and len(head.split()) <= 3 and len(opening) >= 30
+        _tails[template] = (rest, fold(opening).strip()) if good else None
+    return _tails[template]
 
 
 _literal_cache: dict[str, list[str]] = {}

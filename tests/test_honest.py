@@ -170,3 +170,31 @@ def test_a_long_message_quoted_to_its_first_full_stop_is_partial(catalogue):
     assert match_of(quoted, "no-triton") == "partial"
     # A first sentence too short to tell one message from another is only words.
     assert match_of("RuntimeError: Cannot find it in train.py", "no-triton") == "related"
+
+
+KERNEL = (
+    entry_text("no-kernel")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"CUDA error: no kernel image is available for execution on the device"',
+    )
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "arch")
+)
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "cudaCheckError() failed : no kernel image is available for execution on the device",
+        "THCudaCheck FAIL file=/pytorch/aten/src/THC/generic/THCTensorMath.cu line=15 error=209 :"
+        " no kernel image is available for execution on the device",
+    ],
+)
+def test_a_runtime_message_under_another_layers_prefix_is_partial(catalogue, paste):
+    # The telling part comes from the CUDA runtime; torch's "CUDA error: " is one of
+    # several prefixes a wrapper or an older release prints before it.
+    (catalogue / "no-kernel.md").write_text(KERNEL, encoding="utf-8")
+    assert match_of(paste, "no-kernel") == "partial"
+    assert match_of("CUDA error: no kernel image is available", "no-kernel") == "partial"
+    # A short rest ("out of memory") would be any allocator's words: never more than that.
+    assert match_of("cudaCheckError() failed : no kernel image", "no-kernel") == "related"
