@@ -415,7 +415,14 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 # template found whole. (A line typed with no exception type in front
                 # must be nearly all the template's words: prose shares many.)
                 score, reason = 0.7 + 0.24 * explained, "message matches most of"
-            elif len(row["prefix"]) >= 12 and low.startswith(row["prefix"]):
+            elif (
+                len(row["prefix"]) >= 12
+                and 2 * len(row["prefix"]) >= len(literal)
+                and low.startswith(row["prefix"])
+            ):
+                # Cut off after the template's opening. An opening that is less than
+                # half the fixed text ("cuda runtime error (") is a wrapper that many
+                # messages share: the rest decides, and it did not match.
                 score, reason = 0.6, "message starts like"
             elif _first_sentence(row["prefix"]) and low.startswith(_first_sentence(row["prefix"])):
                 # Quoted up to its first full stop ("Cannot find a working triton

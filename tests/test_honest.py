@@ -198,3 +198,23 @@ def test_a_runtime_message_under_another_layers_prefix_is_partial(catalogue, pas
     assert match_of("CUDA error: no kernel image is available", "no-kernel") == "partial"
     # A short rest ("out of memory") would be any allocator's words: never more than that.
     assert match_of("cudaCheckError() failed : no kernel image", "no-kernel") == "related"
+
+
+INIT = (
+    entry_text("fork-init")
+    .replace(
+        '"grad can be implicitly created only for scalar outputs"',
+        '"cuda runtime error ({code}) : initialization error at {where}"',
+    )
+    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "fork")
+)
+
+
+def test_a_shared_wrapper_opening_alone_is_not_a_partial_match(catalogue):
+    (catalogue / "fork-init.md").write_text(INIT, encoding="utf-8")
+    same = "RuntimeError: cuda runtime error (3) : initialization error at THCGeneral.c:70"
+    other = "RuntimeError: cuda runtime error (30) : unknown error at THCGeneral.c:70"
+    assert match_of(same, "fork-init") == "exact"
+    # Every old CUDA error opens with "cuda runtime error (": the reason after it is
+    # what the template documents, and here it is another one.
+    assert match_of(other, "fork-init") == "related"
