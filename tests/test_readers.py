@@ -74,6 +74,7 @@ def test_every_reader_points_to_entries_of_the_catalogue():
 
     assert set(statedict.ENTRY_FOR.values()) <= ids
     assert {inplace.ACTIVATION, inplace.WEIGHT_STEPPED, weightsonly.METHOD_SAVED} <= ids
+    assert weightsonly.NOT_A_PICKLE in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -105,3 +106,27 @@ def test_without_global_getattr_the_bound_method_cause_is_less_likely(detail):
     method = next(h for h in hits if h.id == "torch-save-state-dict-method")
     assert method.parts["reader"] < 0 and method.match == "exact"
     assert hits[0].id != "torch-save-state-dict-method"
+
+
+NOT_A_PICKLE = (
+    "_pickle.UnpicklingError: Weights only load failed. In PyTorch 2.6, we changed the default "
+    "value of the `weights_only` argument in `torch.load` from `False` to `True`. Re-running "
+    "`torch.load` with `weights_only` set to `False` will likely succeed, but it can result in "
+    "arbitrary code execution. Do it only if you got the file from a trusted source.\n"
+    "Please file an issue with the following so that we can make `weights_only=True` "
+    "compatible with your use case: WeightsUnpickler error: \n\nUnsupported operand {n}\n"
+)
+
+
+@pytest.mark.parametrize(("n", "byte"), [(118, "'v'"), (60, "'<'"), (10, "'\\n'")])
+def test_an_operand_that_is_a_text_byte_points_to_a_file_that_is_not_a_checkpoint(n, byte):
+    for paste in (NOT_A_PICKLE.format(n=n), f"WeightsUnpickler error: Unsupported operand {n}"):
+        hits, _ = search(paste)
+        assert hits[0].id == "checkpoint-file-not-a-checkpoint", paste
+        assert byte in hits[0].why and hits[0].parts["reader"] > 0
+
+
+@pytest.mark.parametrize("n", [149, 140, 1, 0])
+def test_an_operand_that_is_no_text_byte_decides_nothing(n):
+    # 149 is FRAME, 140 SHORT_BINUNICODE: a newer pickle protocol, not a text file.
+    assert verdicts(NOT_A_PICKLE.format(n=n)) == []

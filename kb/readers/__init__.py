@@ -25,7 +25,7 @@ WEIGHT = 5.0
 READERS = {
     "statedict": "state_dict",
     "inplace": "modified by an inplace operation",
-    "weightsonly": "Weights only load failed",
+    "weightsonly": "Weights",
 }
 
 
