@@ -1,8 +1,9 @@
 """The coverage sample is data other tools rely on (scripts/coverage.py, the catalogue's
 to-do list): every case is a labelled real report, and every label names a real entry.
-The held-out samples (tests/holdout_sample.yaml, tests/holdout_sample_2.yaml) follow the same
-schema and are checked the same way, plus: none of their reports may come from the coverage
-sample or the search evals, and the second one shares no report with the first.
+The held-out samples (tests/holdout_sample.yaml, tests/holdout_sample_2.yaml,
+tests/holdout_sample_3.yaml) follow the same schema and are checked the same way, plus: none
+of their reports may come from the coverage sample or the search evals, each later one shares
+no report with the earlier ones, and the third takes none from the entries' own links.
 Only their schema is tested here, never their ranking figures: they stay measurements."""
 
 import importlib.util
@@ -22,8 +23,11 @@ AREAS, KINDS, SAMPLE, HOLDOUT = script.AREAS, script.KINDS, script.SAMPLE, scrip
 # The second held-out sample, collected after the first had been partly used up (README,
 # "Measuring search"); measured with `scripts/coverage.py --sample`.
 HOLDOUT_2 = HOLDOUT.with_name("holdout_sample_2.yaml")
+# The third, collected after the second had been measured; its cases also carry `mode:`, the
+# failure mode as the thread established it, so that later relabels can be audited.
+HOLDOUT_3 = HOLDOUT.with_name("holdout_sample_3.yaml")
 TUNED_ON = [SAMPLE, ROOT / "tests" / "search_eval.yaml", ROOT / "tests" / "search_eval_prose.yaml"]
-MIN_CASES = {SAMPLE: 150, HOLDOUT: 80, HOLDOUT_2: 80}
+MIN_CASES = {SAMPLE: 150, HOLDOUT: 80, HOLDOUT_2: 80, HOLDOUT_3: 120}
 
 
 def _urls(paths: list[Path]) -> set[str]:
@@ -34,7 +38,9 @@ def _urls(paths: list[Path]) -> set[str]:
     }
 
 
-@pytest.fixture(scope="module", params=[SAMPLE, HOLDOUT, HOLDOUT_2], ids=lambda path: path.stem)
+@pytest.fixture(
+    scope="module", params=[SAMPLE, HOLDOUT, HOLDOUT_2, HOLDOUT_3], ids=lambda path: path.stem
+)
 def cases(request) -> list[dict]:
     cases = yaml.safe_load(request.param.read_text(encoding="utf-8"))
     assert len(cases) >= MIN_CASES[request.param]
@@ -51,6 +57,8 @@ def test_every_case_is_a_labelled_real_report(cases):
         assert (case.get("paste") or "").strip(), where
         # Either the entries that explain it, or the failure mode no entry covers yet.
         assert bool(case.get("expect")) != bool(case.get("missing")), where
+        if "mode" in case:
+            assert isinstance(case["mode"], str) and case["mode"].strip(), where
         key = (where, case["paste"].strip())
         assert key not in seen, f"duplicate case {where}"
         seen.add(key)
@@ -66,8 +74,13 @@ def test_every_expected_entry_exists(cases):
 @pytest.mark.parametrize(
     ("holdout", "also_tuned_on"),
     # The first held-out sample was partly used up (readers and entries were written after
-    # reading its misses), so the second must not reuse its reports either.
-    [(HOLDOUT, []), (HOLDOUT_2, [HOLDOUT])],
+    # reading its misses), so the second must not reuse its reports either; the third reuses
+    # neither, nor any report an entry links to (the entries were written from those).
+    [
+        (HOLDOUT, []),
+        (HOLDOUT_2, [HOLDOUT]),
+        (HOLDOUT_3, [HOLDOUT, HOLDOUT_2, *sorted(ENTRIES.glob("*.md"))]),
+    ],
     ids=lambda value: value.stem if isinstance(value, Path) else None,
 )
 def test_holdout_sources_are_unique_and_never_tuned_on(holdout, also_tuned_on):
