@@ -873,6 +873,13 @@ def search(
                 extra += cjk_grams(paste.text, singles=False).split()
             context = _fts_signals(conn, extra[:MAX_TERMS]) if extra else {}
         ids = set(templates) | set(fts)
+        woken = any(trigger in query for trigger in READERS.values())
+        if woken:
+            from kb.readers import verdicts
+
+            # An entry a reader points to competes even when another entry's template
+            # took the words: the message's own parts name it.
+            ids |= {entry_id for entry_id, _ in verdicts(query)}
         if not ids:
             return [], problems
         marks = ",".join("?" * len(ids))
@@ -902,7 +909,7 @@ def search(
             hits.append(
                 Hit(entry_id, row["title"], row["kind"], sum(parts.values()), sig.why, parts, match)
             )
-        if any(trigger in query for trigger in READERS.values()):
+        if woken:
             from kb.readers import weigh
 
             weigh(query, hits)

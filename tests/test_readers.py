@@ -75,6 +75,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     assert set(statedict.ENTRY_FOR.values()) <= ids
     assert {inplace.ACTIVATION, inplace.WEIGHT_STEPPED, weightsonly.METHOD_SAVED} <= ids
     assert weightsonly.NOT_A_PICKLE in ids
+    from kb.readers import undefinedsymbol
+
+    assert {undefinedsymbol.TORCH_OWN, undefinedsymbol.EXTENSION} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -130,3 +133,39 @@ def test_an_operand_that_is_a_text_byte_points_to_a_file_that_is_not_a_checkpoin
 def test_an_operand_that_is_no_text_byte_decides_nothing(n):
     # 149 is FRAME, 140 SHORT_BINUNICODE: a newer pickle protocol, not a text file.
     assert verdicts(NOT_A_PICKLE.format(n=n)) == []
+
+
+@pytest.mark.parametrize(
+    "library",
+    [
+        "/opt/env/lib/python3.8/site-packages/torch/lib/libTHD.so.1",
+        "/home/u/conda/lib/python3.9/site-packages/torch/_C.cpython-39-x86_64-linux-gnu.so",
+        "/home/u/venv/lib/python3.10/site-packages/torch/lib/libc10_cuda.so",
+        "/home/u/libtorch/lib/libtorch_python.so",
+    ],
+)
+def test_undefined_symbol_in_torchs_own_library_points_to_a_mixed_install(library):
+    hits, _ = search(f"ImportError: {library}: undefined symbol: _ZN3c104impl8GPUTrace")
+    assert hits[0].id == "torch-library-shadowed" and hits[0].match == "exact"
+    assert "torch's own" in hits[0].why
+    extension = next(h for h in hits if h.id == "extension-built-for-other-torch")
+    assert extension.parts["reader"] < 0 and extension.match == "exact"
+
+
+@pytest.mark.parametrize(
+    "library",
+    [
+        "/home/u/venv/lib/python3.10/site-packages/torch_sparse/_version_cpu.so",
+        "/home/u/proj/build/lib.linux-x86_64-3.8/_C.cpython-38-x86_64-linux-gnu.so",
+        "/usr/lib/python3/site-packages/torchvision/_C.so",
+    ],
+)
+def test_undefined_symbol_in_an_extension_points_to_a_rebuild(library):
+    hits, _ = search(f"ImportError: {library}: undefined symbol: _ZN2at5zerosEv")
+    assert hits[0].id == "extension-built-for-other-torch"
+    assert "an extension's" in hits[0].why and hits[0].parts["reader"] > 0
+
+
+def test_undefined_symbol_without_a_library_file_decides_nothing():
+    assert verdicts("undefined symbol: cudnnGetVersion") == []
+    assert verdicts("error: undefined symbol foo in module bar") == []

@@ -26,6 +26,7 @@ READERS = {
     "statedict": "state_dict",
     "inplace": "modified by an inplace operation",
     "weightsonly": "Weights",
+    "undefinedsymbol": "undefined symbol",
 }
 
 

@@ -1,0 +1,54 @@
+"""Whose library the loader's "undefined symbol" names: torch's own, or an extension's.
+
+"{library}: undefined symbol: {symbol}" is the dynamic loader's message for any shared
+library that needs a symbol nothing loaded provides. When the library is one of torch's
+own (`torch/lib/libtorch_cpu.so`, `libc10.so`, `libcaffe2.so`, `libTHD.so`, `torch/_C`),
+`import torch` itself is broken: another copy of a torch dependency was loaded first
+(`torch-library-shadowed`), not a third-party extension built against another torch
+(`extension-built-for-other-torch`, which names the extension's file). The message says
+which file failed; the reader reads only that.
+"""
+
+from __future__ import annotations
+
+TRIGGER = "undefined symbol"
+
+TORCH_OWN = "torch-library-shadowed"
+EXTENSION = "extension-built-for-other-torch"
+# Libraries a torch wheel, a source build or a C++ libtorch ships, by the start of their
+# file names (the TH* ones are torch 0.x and 1.x's).
+TORCH_LIBRARIES = (
+    "libtorch", "libc10", "libcaffe2", "libshm", "libnvfuser",
+    "libth.", "libthc", "libthd", "libthnn", "libthcunn",
+)  # fmt: skip
+
+
+def library(text: str) -> str | None:
+    """The file named before the first ': undefined symbol'."""
+    at = text.find(": " + TRIGGER)
+    if at < 0:
+        return None
+    line = text[:at].rsplit("\n", 1)[-1]
+    words = line.split()
+    return words[-1].strip("'\"`") if words else None
+
+
+def diagnose(text: str) -> tuple[str, str] | None:
+    path = library(text)
+    if not path or not any(kind in path for kind in (".so", ".pyd", ".dylib")):
+        return None
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    folded = path.replace("\\", "/").lower()
+    if "/torch/lib/" in folded or "/torch/_c" in folded or name.lower().startswith(TORCH_LIBRARIES):
+        return TORCH_OWN, f"the library is torch's own ({name}), not an extension's"
+    return EXTENSION, f"the library is an extension's ({name}), not torch's"
+
+
+def unlikely(text: str) -> list[tuple[str, str]]:
+    """The other of the two: the file named is not the kind it explains."""
+    verdict = diagnose(text)
+    if verdict is None:
+        return []
+    if verdict[0] == TORCH_OWN:
+        return [(EXTENSION, "the library named is torch's own, not an extension's")]
+    return [(TORCH_OWN, "the library named is an extension's, not torch's")]
