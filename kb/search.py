@@ -463,12 +463,12 @@ _tails: dict[str, tuple[str, str] | None] = {}
 
 def _tail(template: str) -> tuple[str, str] | None:
     """A template `Prefix: rest` whose prefix is a few words (`CUDA error`,
-    `invalid argument 0`) and whose rest opens with 30 fixed characters or more: the rest,
+    `invalid argument 0`) and whose rest opens with 25 fixed characters or more: the rest,
     and that opening folded (which must occur in the message before the rest is tried)."""
     if template not in _tails:
         head, sep, rest = template.partition(": ")
         opening = rest.split("{", 1)[0]
-        good = sep and "{" not in head and len(head.split()) <= 3 and len(opening) >= 30
+        good = sep and "{" not in head and len(head.split()) <= 3 and len(opening) >= 25
         _tails[template] = (rest, fold(opening).strip()) if good else None
     return _tails[template]
 
