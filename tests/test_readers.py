@@ -78,6 +78,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import undefinedsymbol
 
     assert {undefinedsymbol.TORCH_OWN, undefinedsymbol.EXTENSION} <= ids
+    from kb.readers import devices
+
+    assert {devices.CPU_AND_GPU, devices.TWO_GPUS} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -169,3 +172,33 @@ def test_undefined_symbol_in_an_extension_points_to_a_rebuild(library):
 def test_undefined_symbol_without_a_library_file_decides_nothing():
     assert verdicts("undefined symbol: cudnnGetVersion") == []
     assert verdicts("error: undefined symbol foo in module bar") == []
+
+
+SAME_DEVICE = "RuntimeError: Expected all tensors to be on the same device, but "
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        ("found at least two devices, cuda:0 and cpu! (when checking argument for argument "
+         "index in method wrapper_CUDA__index_select)", "device-mismatch-cuda-cpu"),
+        ("found at least two devices, cpu and cuda:3!", "device-mismatch-cuda-cpu"),
+        ("got index is on cpu, different from other tensors on cuda:0 (when checking "
+         "argument in method wrapper_CUDA__index_select)", "device-mismatch-cuda-cpu"),
+        ("found at least two devices, cuda:1 and cuda:0!", "device-mismatch-two-gpus"),
+        ("got mat2 is on cuda:1, different from other tensors on cuda:0 (when checking "
+         "argument in method wrapper_CUDA_mm)", "device-mismatch-two-gpus"),
+    ],
+)  # fmt: skip
+def test_the_two_devices_named_tell_a_cpu_tensor_from_a_second_gpu(detail, expected):
+    hits, _ = search(SAME_DEVICE + detail)
+    assert hits[0].id == expected and hits[0].parts["reader"] > 0
+    other = next(h for h in hits if h.id != expected and h.id.startswith("device-mismatch"))
+    assert other.parts["reader"] < 0 and other.match == "exact"
+
+
+@pytest.mark.parametrize(
+    "detail", ["found at least two devices, mps:0 and cpu!", "found at least two devices"]
+)
+def test_devices_of_neither_pair_decide_nothing(detail):
+    assert verdicts(SAME_DEVICE + detail) == []

@@ -11,7 +11,8 @@ Each reader is a module with TRIGGER (a substring the paste must hold before the
 runs, so other pastes pay nothing) and `diagnose(text) -> (entry id, why) | None`. A
 reader may also name entries made less likely (`unlikely(text) -> [(entry id, why)]`):
 the cause they explain prints a detail the paste lacks. They move down by the same
-weight and keep their match level: the message still matches them.
+weight and keep their match level: the message still matches them. A reader that tells
+two entries apart can say so with OTHER instead: {verdict's entry: (the other, why)}.
 No `re` here: the search path reads pastes without it (a cold-start cost).
 """
 
@@ -27,6 +28,7 @@ READERS = {
     "inplace": "modified by an inplace operation",
     "weightsonly": "Weights",
     "undefinedsymbol": "undefined symbol",
+    "devices": "Expected all tensors to be on the same device",
 }
 
 
@@ -54,6 +56,11 @@ def unlikely(text: str) -> list[tuple[str, str]]:
     for module in _awake(text):
         if hasattr(module, "unlikely"):
             out += module.unlikely(text)
+        elif hasattr(module, "OTHER"):
+            # A reader telling two entries apart: its verdict for one rules the other out.
+            verdict = module.diagnose(text)
+            if verdict is not None and verdict[0] in module.OTHER:
+                out.append(module.OTHER[verdict[0]])
     return out
 
 

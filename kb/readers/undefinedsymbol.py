@@ -15,6 +15,11 @@ TRIGGER = "undefined symbol"
 
 TORCH_OWN = "torch-library-shadowed"
 EXTENSION = "extension-built-for-other-torch"
+# The verdict for one of the two rules the other out.
+OTHER = {
+    TORCH_OWN: (EXTENSION, "the library named is torch's own, not an extension's"),
+    EXTENSION: (TORCH_OWN, "the library named is an extension's, not torch's"),
+}
 # Libraries a torch wheel, a source build or a C++ libtorch ships, by the start of their
 # file names (the TH* ones are torch 0.x and 1.x's).
 TORCH_LIBRARIES = (
@@ -42,13 +47,3 @@ def diagnose(text: str) -> tuple[str, str] | None:
     if "/torch/lib/" in folded or "/torch/_c" in folded or name.lower().startswith(TORCH_LIBRARIES):
         return TORCH_OWN, f"the library is torch's own ({name}), not an extension's"
     return EXTENSION, f"the library is an extension's ({name}), not torch's"
-
-
-def unlikely(text: str) -> list[tuple[str, str]]:
-    """The other of the two: the file named is not the kind it explains."""
-    verdict = diagnose(text)
-    if verdict is None:
-        return []
-    if verdict[0] == TORCH_OWN:
-        return [(EXTENSION, "the library named is torch's own, not an extension's")]
-    return [(TORCH_OWN, "the library named is an extension's, not torch's")]
