@@ -81,6 +81,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import devices
 
     assert {devices.CPU_AND_GPU, devices.TWO_GPUS} <= ids
+    from kb.readers import inputtype
+
+    assert {inputtype.DEVICE, inputtype.UINT8, inputtype.FLOAT64} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -202,3 +205,43 @@ def test_the_two_devices_named_tell_a_cpu_tensor_from_a_second_gpu(detail, expec
 )
 def test_devices_of_neither_pair_decide_nothing(detail):
     assert verdicts(SAME_DEVICE + detail) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected", "unlikely"),
+    [
+        (
+            "Input type (torch.cuda.ByteTensor) and weight type (torch.cuda.FloatTensor) "
+            "should be the same",
+            "conv-input-uint8-image",
+            {"device-mismatch-cuda-cpu", "conv-input-float64"},
+        ),
+        (
+            "Input type (torch.cuda.DoubleTensor) and weight type (torch.cuda.FloatTensor) "
+            "should be the same",
+            "conv-input-float64",
+            {"device-mismatch-cuda-cpu", "conv-input-uint8-image"},
+        ),
+        (
+            "Input type (torch.FloatTensor) and weight type (torch.cuda.FloatTensor) should "
+            "be the same or input should be a MKLDNN tensor and weight is a dense tensor",
+            "device-mismatch-cuda-cpu",
+            {"conv-input-float64", "conv-input-uint8-image"},
+        ),
+        (
+            "Input type (double) and bias type (float) should be the same",
+            "conv-input-float64",
+            {"conv-input-uint8-image"},  # no device template matches this wording
+        ),
+    ],
+)
+def test_the_two_types_tell_a_device_from_a_dtype_mismatch(message, expected, unlikely):
+    hits, _ = search("RuntimeError: " + message)
+    assert hits[0].id == expected and hits[0].parts["reader"] > 0
+    down = {h.id for h in hits if h.parts.get("reader", 0) < 0}
+    assert unlikely <= down
+
+
+def test_types_that_differ_in_nothing_it_knows_decide_nothing():
+    message = "Input type (torch.cuda.HalfTensor) and weight type (torch.cuda.FloatTensor)"
+    assert verdicts(message) == []

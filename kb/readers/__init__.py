@@ -29,6 +29,7 @@ READERS = {
     "weightsonly": "Weights",
     "undefinedsymbol": "undefined symbol",
     "devices": "Expected all tensors to be on the same device",
+    "inputtype": "Input type (",
 }
 
 
