@@ -15,7 +15,7 @@ import sys
 from kb import paths
 from kb.db import sqlite3
 
-SCHEMA = "kb-index-16"
+SCHEMA = "kb-index-17"
 # FTS columns, in the order bm25() weights are given in search.py.
 FTS_COLUMNS = ("title", "errors_text", "symptom_text", "body", "zh")
 
@@ -284,12 +284,16 @@ def _template_rows(entry) -> list[dict]:
     from kb.templates import literal_parts, prefix
     from kb.textnorm import fold
 
+    # An older wording may have been raised as another class (`ModuleAttributeError`,
+    # `RuntimeError` before a class of its own): the type a paste names is that one.
+    pairs = zip(entry.older_errors, entry.older_exceptions, strict=False)
+    raised = {text: cls for text, cls in pairs if cls}
     return [
         {
             "entry_id": entry.id,
             "template": t,
             "current": int(t in entry.errors),
-            "exception": entry.exception,
+            "exception": entry.exception if t in entry.errors else raised.get(t, entry.exception),
             "prefix": fold(prefix(t)),
             # Fixed chunks, \x1f-separated: a cheap `in` test before any regex is compiled.
             "literals": "\x1f".join(fold(p) for p in literal_parts(t) if p.strip()),

@@ -218,3 +218,29 @@ def test_a_shared_wrapper_opening_alone_is_not_a_partial_match(catalogue):
     # Every old CUDA error opens with "cuda runtime error (": the reason after it is
     # what the template documents, and here it is another one.
     assert match_of(other, "fork-init") == "related"
+
+
+def test_an_older_wording_carries_the_class_it_was_raised_as(catalogue):
+    # The same generic template, raised as AttributeError, would win the exception-type
+    # bonus over a specific older wording if that one were indexed under the entry's
+    # current class.
+    generic = (
+        entry_text("class-missing")
+        .replace(
+            '"grad can be implicitly created only for scalar outputs"',
+            "\"Can't get attribute '{name}' on {module}\"",
+        )
+        .replace("exception: RuntimeError", "exception: AttributeError")
+    )
+    specific = entry_text("newer-file").replace(
+        '  - "grad can be implicitly created only for scalar outputs"\n',
+        '  - "grad can be implicitly created only for scalar outputs"\n'
+        "older_errors:\n"
+        "  - text: \"Can't get attribute '_rebuild_tensor_v2' on {module}\"\n"
+        '    torch: "<0.4"\n'
+        "    exception: AttributeError\n",
+    )
+    (catalogue / "class-missing.md").write_text(generic, encoding="utf-8")
+    (catalogue / "newer-file.md").write_text(specific, encoding="utf-8")
+    hits, _ = search("AttributeError: Can't get attribute '_rebuild_tensor_v2' on <module 'x'>")
+    assert hits[0].id == "newer-file"
