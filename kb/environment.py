@@ -75,6 +75,9 @@ def holds(condition: str) -> bool:
         return sys.platform != "win32"
     if condition == "multi-gpu":
         return torch.cuda.device_count() >= 2
+    if condition == "tf32-gpu":
+        # The device a block's `device="cuda"` means: the current one.
+        return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
     if condition == "no-mps":
         mps = getattr(torch.backends, "mps", None)  # torch before 1.12 has no MPS at all
         return mps is None or not mps.is_available()

@@ -35,6 +35,7 @@ NEEDS: dict[str, str] = {
     "no-cuda-driver": "a machine without the NVIDIA driver",
     "not-windows": "a machine not running Windows",
     "multi-gpu": "a machine with at least two CUDA devices",
+    "tf32-gpu": "a CUDA device with TF32 tensor cores (compute capability 8.0 or newer)",
     "no-mps": "a machine where the MPS backend (Apple GPU) is unavailable",
     "numpy-bridge-works": "an installation where torch.from_numpy works with the installed NumPy",
     "numpy-2-on-numpy-1-build": "NumPy 2 installed next to a torch built against NumPy 1.x",

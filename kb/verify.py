@@ -181,9 +181,17 @@ def _isolated_torch_state() -> Iterator[None]:
     deterministic = _deterministic_mode()
     # torch.compile's first call switches distribution argument checks off process-wide.
     validate = torch.distributions.Distribution._validate_args
+    tf32 = _tf32_switches()
     try:
         yield
     finally:
+        if _tf32_switches() != tf32:
+            # Only when a block changed them: on 2.10+ setting allow_tf32 also rewrites
+            # the newer fp32_precision switches, which a restore must not touch otherwise.
+            cudnn_tf32, matmul_tf32, precision = tf32
+            torch.backends.cudnn.allow_tf32 = cudnn_tf32
+            torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+            torch.set_float32_matmul_precision(precision)
         torch.set_grad_enabled(grad)
         if anomaly_nan is None:
             torch.autograd.set_detect_anomaly(anomaly)
@@ -202,6 +210,15 @@ def _isolated_torch_state() -> Iterator[None]:
             else:
                 torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
         torch.distributions.Distribution.set_default_validate_args(validate)
+
+
+def _tf32_switches() -> tuple[bool, bool, str]:
+    """Whether convolutions and matmuls may round float32 to TF32 (Ampere and newer)."""
+    return (
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.get_float32_matmul_precision(),
+    )
 
 
 def _seed() -> None:

@@ -233,6 +233,18 @@ def test_multi_gpu_entries_skip_with_the_reason_where_fewer_than_two_gpus():
         assert reason is not None and "at least two CUDA devices" in reason
 
 
+def test_tf32_entries_skip_with_the_reason_where_no_ampere_gpu():
+    import torch
+
+    from kb.environment import unmet
+
+    reason = unmet(["tf32-gpu"])
+    if torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0):
+        assert reason is None
+    else:
+        assert reason is not None and "compute capability 8.0" in reason
+
+
 @pytest.mark.parametrize("phase", ["messages", "diagnose"])
 def test_an_unmet_need_skips_both_phases_with_the_condition(tmp_path, phase):
     from kb.environment import holds

@@ -84,6 +84,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import inputtype
 
     assert {inputtype.DEVICE, inputtype.UINT8, inputtype.FLOAT64} <= ids
+    from kb.readers import viewbatch
+
+    assert viewbatch.BATCH in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -244,4 +247,31 @@ def test_the_two_types_tell_a_device_from_a_dtype_mismatch(message, expected, un
 
 def test_types_that_differ_in_nothing_it_knows_decide_nothing():
     message = "Input type (torch.cuda.HalfTensor) and weight type (torch.cuda.FloatTensor)"
+    assert verdicts(message) == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "RuntimeError: shape '[4, 64]' is invalid for input of size 128",
+        "RuntimeError: shape '[64, 10]' is invalid for input of size 160",
+        "RuntimeError: shape '[32, 3, 32, 32]' is invalid for input of size 49152",
+    ],
+)
+def test_fewer_whole_rows_than_the_first_size_is_a_hard_coded_batch(message):
+    hits, _ = search(message)
+    assert hits[0].id == "batch-size-hardcoded-in-model" and hits[0].parts["reader"] > 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "RuntimeError: shape '[-1, 400]' is invalid for input of size 18432",
+        "RuntimeError: shape '[32, 400]' is invalid for input of size 18432",  # rows don't fit
+        "RuntimeError: shape '[4, 64]' is invalid for input of size 512",  # more rows
+    ],
+)
+def test_a_feature_size_that_does_not_fit_is_not_a_batch_size(message):
+    hits, _ = search(message)
+    assert hits[0].id == "view-shape-invalid-size"
     assert verdicts(message) == []

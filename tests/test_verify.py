@@ -222,11 +222,15 @@ def test_entries_needing_another_installation_skip_with_the_condition(tmp_path):
 def test_blocks_cannot_leak_global_state(tmp_path):
     import torch
 
+    tf32 = (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
     repro = (
         "import torch\n\ntorch.set_grad_enabled(False)\ntorch.set_default_dtype(torch.float64)\n"
-        "torch.use_deterministic_algorithms(True, warn_only=True)\n" + REPRO
+        "torch.use_deterministic_algorithms(True, warn_only=True)\n"
+        "torch.backends.cudnn.allow_tf32 = not torch.backends.cudnn.allow_tf32\n"
+        "torch.set_float32_matmul_precision('medium')\n" + REPRO
     )
     verify(make(tmp_path, entry_text(repro=repro)), "repro", "cpu")
+    assert (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()) == tf32
     assert torch.is_grad_enabled()
     assert torch.get_default_dtype() == torch.float32
     assert not torch.are_deterministic_algorithms_enabled()

@@ -30,6 +30,7 @@ READERS = {
     "undefinedsymbol": "undefined symbol",
     "devices": "Expected all tensors to be on the same device",
     "inputtype": "Input type (",
+    "viewbatch": "' is invalid for input of size ",
 }
 
 
