@@ -108,7 +108,16 @@ MESSAGES = [
         "RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.",
         {"view-non-contiguous"},
     ),
-    ("RuntimeError: shape '[4, 2]' is invalid for input of size 6", {"view-shape-invalid-size"}),
+    # 6 elements are 3 whole rows of 2: the feature size fits, the first size does not,
+    # which is batch-size-hardcoded-in-model's case as much as the general entry's.
+    (
+        "RuntimeError: shape '[4, 2]' is invalid for input of size 6",
+        {"view-shape-invalid-size", "batch-size-hardcoded-in-model"},
+    ),
+    (
+        "RuntimeError: shape '[-1, 196]' is invalid for input of size 288",
+        {"view-shape-invalid-size"},
+    ),
     (
         "RuntimeError: 0D or 1D target tensor expected, multi-target not supported",
         {"cross-entropy-one-hot-target"},
