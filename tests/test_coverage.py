@@ -119,6 +119,13 @@ MESSAGES = [
         {"view-shape-invalid-size"},
     ),
     (
+        "RuntimeError: MPS backend out of memory (MPS allocated: 8.91 GB, other allocations: "
+        "3.20 MB, max allowed: 9.07 GB). Tried to allocate 256.00 MB on private pool. Use "
+        "PYTORCH_MPS_HIGH_WATERMARK_RATIO=0.0 to disable upper limit for memory allocations "
+        "(may cause system failure).",
+        {"mps-out-of-memory"},
+    ),
+    (
         "RuntimeError: 0D or 1D target tensor expected, multi-target not supported",
         {"cross-entropy-one-hot-target"},
     ),
