@@ -410,7 +410,12 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 # error: " vs "cudaCheckError() failed : ", "THCudaCheck FAIL ... : "):
                 # the telling part came from the runtime, whole.
                 score, reason = 0.85, "message matches most of"
-            elif explained >= (0.8 if etype else 0.9) and len(low_words) >= 5:
+            elif (
+                explained >= (0.8 if etype else 0.9)
+                and len(low_words) >= 5
+                and all(name in low for name in _quoted_names(template))
+                and low_words[0] in literal_words
+            ):
                 # A cut-off paste, or an older release's shorter message: never above a
                 # template found whole. (A line typed with no exception type in front
                 # must be nearly all the template's words: prose shares many.)
@@ -468,9 +473,31 @@ def _tail(template: str) -> tuple[str, str] | None:
     if template not in _tails:
         head, sep, rest = template.partition(": ")
         opening = rest.split("{", 1)[0]
-        good = sep and "{" not in head and len(head.split()) <= 3 and len(opening) >= 25
+        # A file name is no wrapper: `libc10.so: cannot open ...` is told from
+        # `libcudart.so: cannot open ...` by it.
+        named_file = any(mark in head for mark in (".so", ".dll", ".dylib", "/", "\\"))
+        good = (
+            sep
+            and "{" not in head
+            and not named_file
+            and len(head.split()) <= 3
+            and len(opening) >= 25
+        )
         _tails[template] = (rest, fold(opening).strip()) if good else None
     return _tails[template]
+
+
+_quoted: dict[str, list[str]] = {}
+
+
+def _quoted_names(template: str) -> list[str]:
+    """The fixed names a template quotes (`'zero_'`, `'target'`): what tells its message
+    from others worded alike (`'NoneType' object has no attribute 'named_modules'`), so a
+    message that lacks one is not most of it."""
+    if template not in _quoted:
+        parts = template.split("'")[1::2]
+        _quoted[template] = [fold(p).strip() for p in parts if p and "{" not in p]
+    return _quoted[template]
 
 
 _literal_cache: dict[str, list[str]] = {}

@@ -244,3 +244,39 @@ def test_an_older_wording_carries_the_class_it_was_raised_as(catalogue):
     (catalogue / "newer-file.md").write_text(specific, encoding="utf-8")
     hits, _ = search("AttributeError: Can't get attribute '_rebuild_tensor_v2' on <module 'x'>")
     assert hits[0].id == "newer-file"
+
+
+def _entry_with(entry_id: str, template: str, exception: str = "RuntimeError") -> str:
+    return (
+        entry_text(entry_id)
+        .replace('"grad can be implicitly created only for scalar outputs"', '"' + template + '"')
+        .replace("exception: RuntimeError", f"exception: {exception}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "exception", "message"),
+    [
+        # The quoted name is what tells this message from others worded alike.
+        (
+            "'NoneType' object has no attribute 'zero_'",
+            "AttributeError",
+            "AttributeError: 'NoneType' object has no attribute 'named_modules'",
+        ),
+        # Python's own message: its first word is no word of the template's.
+        ("index out of range at {location}", "IndexError", "IndexError: list index out of range"),
+        # A file name before ": " is no wrapper to look past: it names the library.
+        (
+            "libc10.so: cannot open shared object file: No such file or directory",
+            "ImportError",
+            "ImportError: libGL.so.1: cannot open shared object file: No such file or directory",
+        ),
+    ],
+)
+def test_most_of_a_template_is_not_claimed_when_its_telling_part_differs(
+    catalogue, template, exception, message
+):
+    (catalogue / "look-alike.md").write_text(
+        _entry_with("look-alike", template, exception), encoding="utf-8"
+    )
+    assert match_of(message, "look-alike") == "related"

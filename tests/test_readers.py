@@ -87,6 +87,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import viewbatch
 
     assert viewbatch.BATCH in ids
+    from kb.readers import sharedobject
+
+    assert {sharedobject.CUDA, sharedobject.TORCH} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -275,3 +278,30 @@ def test_a_feature_size_that_does_not_fit_is_not_a_batch_size(message):
     hits, _ = search(message)
     assert hits[0].id == "view-shape-invalid-size"
     assert verdicts(message) == []
+
+
+CANNOT_OPEN = "OSError: {}: cannot open shared object file: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    ("library", "expected"),
+    [
+        ("libcurand.so.10", "cuda-library-cannot-open"),
+        ("libcudnn.so.8", "cuda-library-cannot-open"),
+        ("libnvToolsExt.so.1", "cuda-library-cannot-open"),
+        ("libc10.so", "extension-imported-before-torch"),
+        ("libtorch_cuda.so", "extension-imported-before-torch"),
+    ],
+)
+def test_the_library_the_loader_cannot_open_names_the_failure(library, expected):
+    hits, _ = search(CANNOT_OPEN.format(library))
+    assert hits[0].id == expected and hits[0].parts["reader"] > 0
+    # Named by the reader, at least a partial match: never "no entry explains this".
+    assert hits[0].match in ("exact", "partial")
+
+
+def test_a_library_neither_cudas_nor_torchs_is_no_entrys():
+    message = CANNOT_OPEN.format("libGL.so.1")
+    assert verdicts(message) == []
+    hits, _ = search(message)
+    assert all(h.match == "related" for h in hits)

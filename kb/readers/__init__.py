@@ -31,6 +31,7 @@ READERS = {
     "devices": "Expected all tensors to be on the same device",
     "inputtype": "Input type (",
     "viewbatch": "' is invalid for input of size ",
+    "sharedobject": "cannot open shared object file",
 }
 
 
@@ -77,5 +78,10 @@ def weigh(text: str, hits: list) -> None:
             if hit.id == entry_id:
                 hit.parts["reader"] = weight
                 hit.score += weight
+                if weight > 0 and hit.match == "related":
+                    # The paste holds the family's own words (the trigger) and a part
+                    # that names this entry: more than words in common, less than its
+                    # template matched whole.
+                    hit.match = "partial"
                 # The reason first: it is what tells this entry from the others.
                 hit.why = f"{why}; {hit.why}" if hit.why else why
