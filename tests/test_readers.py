@@ -90,6 +90,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import sharedobject
 
     assert {sharedobject.CUDA, sharedobject.TORCH} <= ids
+    from kb.readers import batchsizes
+
+    assert batchsizes.SQUEEZED in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -305,3 +308,15 @@ def test_a_library_neither_cudas_nor_torchs_is_no_entrys():
     assert verdicts(message) == []
     hits, _ = search(message)
     assert all(h.match == "related" for h in hits)
+
+
+def test_an_input_of_one_row_against_a_longer_target_is_a_squeezed_batch():
+    hits, _ = search("ValueError: Expected input batch_size (1) to match target batch_size (256).")
+    assert hits[0].id == "squeeze-drops-batch-dim" and hits[0].parts["reader"] > 0
+
+
+def test_an_input_of_several_rows_is_not_a_squeezed_batch():
+    message = "ValueError: Expected input batch_size (32768) to match target batch_size (64)."
+    hits, _ = search(message)
+    assert hits[0].id != "squeeze-drops-batch-dim"
+    assert verdicts(message) == []

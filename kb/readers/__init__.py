@@ -32,6 +32,7 @@ READERS = {
     "inputtype": "Input type (",
     "viewbatch": "' is invalid for input of size ",
     "sharedobject": "cannot open shared object file",
+    "batchsizes": "Expected input batch_size (",
 }
 
 
