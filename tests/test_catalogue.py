@@ -65,7 +65,12 @@ SEED_NON_LEAF = (
 
 NON_LEAF = {"parameter-reassigned-non-leaf", "parameter-view-non-leaf", "non-leaf-grad-retain-grad"}
 # Entries that share "element 0 of tensors does not require grad and does not have a grad_fn".
-ELEMENT_0 = {"torch-tensor-cuts-graph", "loss-computed-under-no-grad", "all-parameters-frozen"}
+ELEMENT_0 = {
+    "torch-tensor-cuts-graph",
+    "loss-computed-under-no-grad",
+    "all-parameters-frozen",
+    "activation-checkpoint-no-input-requires-grad",
+}
 
 # (paste, the entries that are right answers for it: the top hit must be one of them)
 CASES = [
@@ -114,7 +119,7 @@ def test_catalogue_covers_the_seed_notes():
 
 @pytest.mark.parametrize(("paste", "expected"), CASES, ids=[sorted(e)[0] for _, e in CASES])
 def test_seed_error_text_finds_its_entry_first(paste, expected):
-    hits, problems = search(paste, limit=3)
+    hits, problems = search(paste, limit=max(3, len(expected)))
     assert problems == []
     assert hits and hits[0].id in expected, [h.id for h in hits]
     if len(expected) > 1:
