@@ -93,6 +93,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import batchsizes
 
     assert batchsizes.SQUEEZED in ids
+    from kb.readers import checkpointwarning, elementzero
+
+    assert {elementzero.CHECKPOINT, checkpointwarning.CHECKPOINT} <= ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -320,3 +323,34 @@ def test_an_input_of_several_rows_is_not_a_squeezed_batch():
     hits, _ = search(message)
     assert hits[0].id != "squeeze-drops-batch-dim"
     assert verdicts(message) == []
+
+
+ELEMENT_0 = "RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "UserWarning: None of the inputs have requires_grad=True. Gradients will be None\n",
+        '  File "/venv/lib/python3.10/site-packages/torch/utils/checkpoint.py", line 90\n',
+        "I enabled gradient checkpointing with LoRA and got\n",
+    ],
+)
+def test_element_0_with_checkpointing_in_the_paste_points_to_its_entry(context):
+    hits, _ = search(context + ELEMENT_0)
+    assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
+    assert hits[0].parts["reader"] > 0
+
+
+def test_element_0_without_checkpointing_makes_that_cause_less_likely():
+    hits, _ = search(ELEMENT_0)
+    checkpoint = next(h for h in hits if h.id == "activation-checkpoint-no-input-requires-grad")
+    assert checkpoint.parts["reader"] < 0 and hits[0].id != checkpoint.id
+
+
+def test_the_checkpoint_warning_alone_names_its_entry():
+    hits, _ = search(
+        "UserWarning: None of the inputs have requires_grad=True. Gradients will be None"
+    )
+    assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
+    assert hits[0].match == "partial"

@@ -33,6 +33,8 @@ READERS = {
     "viewbatch": "' is invalid for input of size ",
     "sharedobject": "cannot open shared object file",
     "batchsizes": "Expected input batch_size (",
+    "elementzero": "does not require grad and does not have a grad_fn",
+    "checkpointwarning": "None of the inputs have requires_grad=True",
 }
 
 
