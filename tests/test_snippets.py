@@ -243,6 +243,8 @@ def test_nonfinite_input_already_bad():
         lin(bad)
     event = loc.report().forward
     assert event.phase == "input" and event.module == "Linear"
+    # NaN that was in the data, not made by any operation watched.
+    assert loc.report().as_dict()["entry"] == "nan-in-input-data"
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -39,6 +39,7 @@ ENTRIES = {
     "forward": "nan-from-undefined-op",
     "backward": "nan-grad-through-where",
     "overflow": "float16-overflow-inf",  # inf from a half-precision result
+    "input": "nan-in-input-data",  # already in what the watched code was given
 }
 
 
@@ -90,6 +91,8 @@ class NonFiniteReport:
         first = self.first
         if first is not None:
             entry = ENTRIES["backward" if self.forward is None else "forward"]
+            if first.phase == "input":
+                entry = ENTRIES["input"]
             if first.value == "inf" and first.dtype in ("torch.float16", "torch.bfloat16"):
                 entry = ENTRIES["overflow"]
         return {
