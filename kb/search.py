@@ -422,12 +422,20 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 score, reason = 0.7 + 0.24 * explained, "message matches most of"
             elif (
                 len(row["prefix"]) >= 12
-                and 2 * len(row["prefix"]) >= len(literal)
+                and (
+                    2 * len(row["prefix"]) >= len(literal)
+                    or (
+                        len(row["prefix"]) >= 30
+                        and all(name in low for name in _quoted_names(template))
+                    )
+                )
                 and low.startswith(row["prefix"])
             ):
-                # Cut off after the template's opening. An opening that is less than
-                # half the fixed text ("cuda runtime error (") is a wrapper that many
-                # messages share: the rest decides, and it did not match.
+                # Cut off after the template's opening. A short opening that is less
+                # than half the fixed text ("cuda runtime error (") is a wrapper that many
+                # messages share: the rest decides, and it did not match. A long one
+                # ("CUDA out of memory. Tried to allocate") is the message's own, unless
+                # the message lacks a name the template quotes ('mat1' vs 'other').
                 score, reason = 0.6, "message starts like"
             elif _first_sentence(row["prefix"]) and low.startswith(_first_sentence(row["prefix"])):
                 # Quoted up to its first full stop ("Cannot find a working triton

@@ -280,3 +280,20 @@ def test_most_of_a_template_is_not_claimed_when_its_telling_part_differs(
         _entry_with("look-alike", template, exception), encoding="utf-8"
     )
     assert match_of(message, "look-alike") == "related"
+
+
+def test_a_long_message_cut_after_its_own_long_opening_is_partial(catalogue):
+    template = (
+        "CUDA out of memory. Tried to allocate {size}. GPU {index} has a total capacity of "
+        "{total} of which {free} is free. Of the allocated memory {allocated} is allocated "
+        "by PyTorch, and {reserved} is reserved by PyTorch but unallocated. If reserved but "
+        "unallocated memory is large try setting {advice}"
+    )
+    (catalogue / "oom.md").write_text(_entry_with("oom", template), encoding="utf-8")
+    cut = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 192.00 MiB. GPU"
+    assert match_of(cut, "oom") == "partial"
+    quoted = "Expected object of scalar type {a} but got scalar type {b} for argument #{n} 'mat1'"
+    (catalogue / "mat1.md").write_text(_entry_with("mat1", quoted), encoding="utf-8")
+    # The same long opening, but the message names another argument than the template.
+    other = "RuntimeError: Expected object of scalar type Float but got scalar type Double for "
+    assert match_of(other + "argument #2 'other'", "mat1") == "related"
