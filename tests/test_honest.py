@@ -172,13 +172,20 @@ def test_a_long_message_quoted_to_its_first_full_stop_is_partial(catalogue):
     assert match_of("RuntimeError: Cannot find it in train.py", "no-triton") == "related"
 
 
-KERNEL = (
-    entry_text("no-kernel")
-    .replace(
-        '"grad can be implicitly created only for scalar outputs"',
-        '"CUDA error: no kernel image is available for execution on the device"',
+def _entry_with(entry_id: str, template: str, exception: str = "RuntimeError") -> str:
+    """A valid entry whose one message is `template` (and whose title names only its id)."""
+    return (
+        entry_text(entry_id)
+        .replace('"grad can be implicitly created only for scalar outputs"', '"' + template + '"')
+        .replace(
+            "on a non-scalar: grad can be implicitly created only for scalar outputs", entry_id
+        )
+        .replace("exception: RuntimeError", f"exception: {exception}")
     )
-    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "arch")
+
+
+KERNEL = _entry_with(
+    "no-kernel", "CUDA error: no kernel image is available for execution on the device"
 )
 
 
@@ -200,14 +207,7 @@ def test_a_runtime_message_under_another_layers_prefix_is_partial(catalogue, pas
     assert match_of("cudaCheckError() failed : no kernel image", "no-kernel") == "related"
 
 
-INIT = (
-    entry_text("fork-init")
-    .replace(
-        '"grad can be implicitly created only for scalar outputs"',
-        '"cuda runtime error ({code}) : initialization error at {where}"',
-    )
-    .replace("on a non-scalar: grad can be implicitly created only for scalar outputs", "fork")
-)
+INIT = _entry_with("fork-init", "cuda runtime error ({code}) : initialization error at {where}")
 
 
 def test_a_shared_wrapper_opening_alone_is_not_a_partial_match(catalogue):
@@ -244,14 +244,6 @@ def test_an_older_wording_carries_the_class_it_was_raised_as(catalogue):
     (catalogue / "newer-file.md").write_text(specific, encoding="utf-8")
     hits, _ = search("AttributeError: Can't get attribute '_rebuild_tensor_v2' on <module 'x'>")
     assert hits[0].id == "newer-file"
-
-
-def _entry_with(entry_id: str, template: str, exception: str = "RuntimeError") -> str:
-    return (
-        entry_text(entry_id)
-        .replace('"grad can be implicitly created only for scalar outputs"', '"' + template + '"')
-        .replace("exception: RuntimeError", f"exception: {exception}")
-    )
 
 
 @pytest.mark.parametrize(

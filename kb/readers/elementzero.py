@@ -20,7 +20,10 @@ MARKS = (
     "gradient checkpointing",
     "gradient_checkpointing",
     "activation checkpointing",
-    "checkpoint(",
+    # torch.utils.checkpoint's functions by their qualified names: a bare "checkpoint("
+    # is also load_checkpoint( and save_checkpoint( in every training script.
+    "checkpoint.checkpoint(",
+    "checkpoint_sequential",
     "use_reentrant",
 )
 
