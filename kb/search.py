@@ -59,6 +59,8 @@ PRUNE_SHARE = 0.2
 PRUNE_KEEP = 4
 PRUNE_MAX = 12
 MAX_MESSAGES = 8
+# Lines read under a header message: load_state_dict lists one line per kind of problem.
+BODY_LINES = 4
 # Hits a search returns at most, whatever limit it is given: the full-text pool it ranks
 # from is the best 50 rows, so hits beyond that would be ranked on partial evidence.
 MAX_HITS = 50
@@ -169,6 +171,18 @@ def _wrapped(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | No
             out += [(etype, f"{msg} {following}", ""), (etype, msg + following, "")]
     if messages and messages[0][0] is None and 1 < len(messages) <= MAX_MESSAGES:
         out.append((None, " ".join(msg for _, msg, _ in messages), ""))
+    return out
+
+
+def _body_lines(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
+    """The lines under a header message (`Error(s) in loading state_dict for Net:`), each
+    as a message of the same exception: an entry documenting one of them ("size mismatch
+    for {name}: ...") then matches it whole, not only the header that others share."""
+    out = []
+    for etype, msg, detail in messages[:2]:
+        if etype and msg.rstrip().endswith(":") and detail:
+            lines = [ln.strip() for ln in detail.split("\n") if ln.strip()]
+            out += [(etype, ln, "") for ln in lines[:BODY_LINES]]
     return out
 
 
@@ -329,6 +343,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     with the catalogue; only those few are tested exactly.
     """
     messages = [m for m in _messages(paste) if m[1]]
+    messages += _body_lines(messages)
     signals: dict[str, _Signal] = {}
     text = " ".join(msg for _, msg, _ in messages)
     messages += _wrapped(messages)
@@ -459,9 +474,11 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             continue
         known = signals.get(row["entry_id"])
         if known is None or best > known.score:
+            # A sure reason another template gave stays the one shown.
+            kept = known.why if known is not None and known.exact else why
             signals[row["entry_id"]] = _Signal(
                 best,
-                sure_why or why,
+                sure_why or kept,
                 exact or (known is not None and known.exact),
                 partial or (known is not None and known.partial),
             )

@@ -138,6 +138,25 @@ def test_a_header_whose_detail_lines_follow_is_only_partial(three):
     assert match_of(with_detail, "state-header") == "partial"
 
 
+def test_a_detail_line_an_entry_documents_makes_it_exact_under_the_header(three):
+    sizes = HEADER.replace(
+        '  - "Error(s) in loading state_dict for {ClassName}:"\n',
+        '  - "Error(s) in loading state_dict for {ClassName}:"\n'
+        '  - "size mismatch for {name}: copying a param with shape {shape} from checkpoint,'
+        ' the shape in current model is {shape2}."\n',
+    )
+    assert sizes != HEADER
+    (three / "state-sizes.md").write_text(sizes.replace("state-header", "state-sizes"), "utf-8")
+    paste = (
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        "\tsize mismatch for fc.weight: copying a param with shape torch.Size([10, 4]) from "
+        "checkpoint, the shape in current model is torch.Size([3, 4]).\n"
+    )
+    # Both messages of the paste are the entry's, whole; the header alone stays partial.
+    assert match_of(paste, "state-sizes") == "exact"
+    assert match_of(paste, "state-header") == "partial"
+
+
 def test_typed_prose_sharing_most_words_with_a_message_is_related(three):
     # No exception type, one word in five not the template's: prose, not a cut message.
     assert match_of("grad created only for scalars today", "vector-backward") == "related"
