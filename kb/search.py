@@ -456,6 +456,11 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 # Quoted up to its first full stop ("Cannot find a working triton
                 # installation in train.py"): a long message cut where a reader stops.
                 score, reason = 0.6, "message starts like"
+            elif len(low) >= 30 and row["prefix"].startswith(low.rstrip(_TRAILING)):
+                # The template's own opening, cut where the paste ends ("Too many open
+                # files. Communication with the workers is no longer possible."): the
+                # message as far as it goes, word for word.
+                score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
                 score = 0.3 + 0.3 * min(1.0, len(low) / len(literal))
                 reason = "words appear in"

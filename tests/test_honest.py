@@ -308,3 +308,20 @@ def test_a_long_message_cut_after_its_own_long_opening_is_partial(catalogue):
     # The same long opening, but the message names another argument than the template.
     other = "RuntimeError: Expected object of scalar type Float but got scalar type Double for "
     assert match_of(other + "argument #2 'other'", "mat1") == "related"
+
+
+FILES = _entry_with(
+    "open-files",
+    "Too many open files. Communication with the workers is no longer possible. Please"
+    " increase the limit using `ulimit -n` in the shell or change the sharing strategy by"
+    " calling `torch.multiprocessing.set_sharing_strategy('file_system')`",
+)
+
+
+def test_a_message_cut_within_the_template_s_opening_is_partial(catalogue):
+    (catalogue / "open-files.md").write_text(FILES, encoding="utf-8")
+    cut = "RuntimeError: Too many open files. Communication with the workers is no longer possible."
+    assert match_of(cut, "open-files") == "partial"
+    # (Cut before the name the template quotes, 'file_system': "most of" cannot hold.)
+    # A few words of the opening are what many messages share: words only.
+    assert match_of("RuntimeError: Too many open files", "open-files") == "related"

@@ -96,6 +96,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import checkpointwarning, elementzero
 
     assert {elementzero.CHECKPOINT, checkpointwarning.CHECKPOINT} <= ids
+    from kb.readers import pagingfile
+
+    assert pagingfile.PAGING_FILE in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -358,3 +361,9 @@ def test_the_checkpoint_warning_alone_names_its_entry():
     )
     assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
     assert hits[0].match == "partial"
+
+
+def test_windows_error_1455_alone_names_the_paging_file_entry_partial():
+    paste = "OSError: [WinError 1455] The paging file is too small for this operation to complete."
+    hits, _ = search(paste)
+    assert hits[0].id == "windows-paging-file-too-small" and hits[0].match == "partial"
