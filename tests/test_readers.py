@@ -96,6 +96,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import checkpointwarning, elementzero
 
     assert {elementzero.CHECKPOINT, checkpointwarning.CHECKPOINT} <= ids
+    from kb.readers import scalaroutputs
+
+    assert scalaroutputs.ITEM in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -358,3 +361,20 @@ def test_the_checkpoint_warning_alone_names_its_entry():
     )
     assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
     assert hits[0].match == "partial"
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0] "
+        "Graph break from `Tensor.item()`, consider setting:\n"
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0]     "
+        "torch._dynamo.config.capture_scalar_outputs = True",
+        "torch._dynamo.exc.Unsupported: Unsupported Tensor.item() call with "
+        "capture_scalar_outputs=False",
+    ],
+)
+def test_the_scalar_outputs_setting_names_the_item_graph_break(paste):
+    hits, _ = search(paste)
+    assert hits[0].id == "compile-item-graph-break"
+    assert hits[0].match in ("exact", "partial")
