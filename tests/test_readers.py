@@ -99,6 +99,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import pagingfile
 
     assert pagingfile.PAGING_FILE in ids
+    from kb.readers import scalaroutputs
+
+    assert scalaroutputs.ITEM in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -367,3 +370,20 @@ def test_windows_error_1455_alone_names_the_paging_file_entry_partial():
     paste = "OSError: [WinError 1455] The paging file is too small for this operation to complete."
     hits, _ = search(paste)
     assert hits[0].id == "windows-paging-file-too-small" and hits[0].match == "partial"
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0] "
+        "Graph break from `Tensor.item()`, consider setting:\n"
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0]     "
+        "torch._dynamo.config.capture_scalar_outputs = True",
+        "torch._dynamo.exc.Unsupported: Unsupported Tensor.item() call with "
+        "capture_scalar_outputs=False",
+    ],
+)
+def test_the_scalar_outputs_setting_names_the_item_graph_break(paste):
+    hits, _ = search(paste)
+    assert hits[0].id == "compile-item-graph-break"
+    assert hits[0].match in ("exact", "partial")

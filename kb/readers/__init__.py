@@ -36,6 +36,7 @@ READERS = {
     "elementzero": "does not require grad and does not have a grad_fn",
     "checkpointwarning": "None of the inputs have requires_grad=True",
     "pagingfile": "paging file is too small",
+    "scalaroutputs": "capture_scalar_outputs",
 }
 
 
