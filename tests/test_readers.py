@@ -358,3 +358,49 @@ def test_the_checkpoint_warning_alone_names_its_entry():
     )
     assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
     assert hits[0].match == "partial"
+
+
+MAIN_ATTR = "AttributeError: Can't get attribute 'Squares' on <module '__main__' (built-in)>"
+WORKER_FRAMES = (
+    '  File "C:\\Python311\\Lib\\multiprocessing\\spawn.py", line 122, in spawn_main\n'
+    "    exitcode = _main(fd, parent_sentinel)\n"
+    "    self = reduction.pickle.load(from_parent)\n"
+)
+LOAD_FRAMES = (
+    '  File "predict.py", line 9, in <module>\n'
+    "    model = torch.load('model.pth')\n"
+    '  File "/usr/lib/python3.8/site-packages/torch/serialization.py", line 607, in load\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (WORKER_FRAMES + MAIN_ATTR, "spawn-worker-class-in-main"),
+        (
+            "AttributeError: Can't get attribute 'ChatDataset' on "
+            "<module '__mp_main__' from 'C:\\\\Users\\\\hp\\\\train.py'>",
+            "spawn-worker-class-in-main",
+        ),
+        (LOAD_FRAMES + MAIN_ATTR, "torch-load-class-not-found"),
+    ],
+)
+def test_the_frames_tell_a_spawned_worker_from_torch_load(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        MAIN_ATTR,  # no frame: either cause
+        WORKER_FRAMES + LOAD_FRAMES + MAIN_ATTR,  # both: no guess
+        # another module named: a file from a newer torch, neither cause
+        WORKER_FRAMES + "AttributeError: Can't get attribute '_rebuild_tensor_v2' on "
+        "<module 'torch._utils' from '/x/torch/_utils.py'>",
+    ],
+)
+def test_main_attr_without_telling_frames_decides_nothing(paste):
+    assert [v for v in verdicts(paste) if v[0] in (
+        "spawn-worker-class-in-main", "torch-load-class-not-found")] == []
