@@ -404,3 +404,39 @@ def test_the_frames_tell_a_spawned_worker_from_torch_load(paste, expected):
 def test_main_attr_without_telling_frames_decides_nothing(paste):
     assert [v for v in verdicts(paste) if v[0] in (
         "spawn-worker-class-in-main", "torch-load-class-not-found")] == []
+
+
+LOCAL = "AttributeError: Can't pickle local object 'get_cifar.<locals>.<lambda>'"
+SPAWN_FRAMES = (
+    '  File "E:\\envs\\lib\\site-packages\\torch\\utils\\data\\dataloader.py", line 819,'
+    " in __iter__\n"
+    '  File "E:\\envs\\lib\\multiprocessing\\popen_spawn_win32.py", line 65, in __init__\n'
+    "    reduction.dump(process_obj, to_child)\n"
+)
+SAVE_FRAMES = (
+    "    torch.save(model, 'checkpoints/epoch_1.pth')\n"
+    '  File "/ve/lib/python3.6/site-packages/torch/serialization.py", line 443, in _legacy_save\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (SPAWN_FRAMES + LOCAL, "spawn-worker-pickle-local-object"),
+        (
+            SPAWN_FRAMES + "AttributeError: Can't get local object 'main.<locals>.Pairs'",
+            "spawn-worker-pickle-local-object",
+        ),
+        (SAVE_FRAMES + LOCAL, "pickle-local-lambda"),
+    ],
+)
+def test_the_frames_tell_dataloader_workers_from_torch_save(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize("paste", [LOCAL, SPAWN_FRAMES + SAVE_FRAMES + LOCAL])
+def test_local_object_without_telling_frames_decides_nothing(paste):
+    assert [v for v in verdicts(paste) if v[0] in (
+        "spawn-worker-pickle-local-object", "pickle-local-lambda")] == []

@@ -36,6 +36,7 @@ READERS = {
     "elementzero": "does not require grad and does not have a grad_fn",
     "checkpointwarning": "None of the inputs have requires_grad=True",
     "mainattr": "Can't get attribute",
+    "localobject": "local object",
 }
 
 
