@@ -387,3 +387,91 @@ def test_the_scalar_outputs_setting_names_the_item_graph_break(paste):
     hits, _ = search(paste)
     assert hits[0].id == "compile-item-graph-break"
     assert hits[0].match in ("exact", "partial")
+
+
+MAIN_ATTR = "AttributeError: Can't get attribute 'Squares' on <module '__main__' (built-in)>"
+WORKER_FRAMES = (
+    '  File "C:\\Python311\\Lib\\multiprocessing\\spawn.py", line 122, in spawn_main\n'
+    "    exitcode = _main(fd, parent_sentinel)\n"
+    "    self = reduction.pickle.load(from_parent)\n"
+)
+LOAD_FRAMES = (
+    '  File "predict.py", line 9, in <module>\n'
+    "    model = torch.load('model.pth')\n"
+    '  File "/usr/lib/python3.8/site-packages/torch/serialization.py", line 607, in load\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (WORKER_FRAMES + MAIN_ATTR, "spawn-worker-class-in-main"),
+        (
+            "AttributeError: Can't get attribute 'ChatDataset' on "
+            "<module '__mp_main__' from 'C:\\\\Users\\\\hp\\\\train.py'>",
+            "spawn-worker-class-in-main",
+        ),
+        (LOAD_FRAMES + MAIN_ATTR, "torch-load-class-not-found"),
+    ],
+)
+def test_the_frames_tell_a_spawned_worker_from_torch_load(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        MAIN_ATTR,  # no frame: either cause
+        WORKER_FRAMES + LOAD_FRAMES + MAIN_ATTR,  # both: no guess
+        # another module named: a file from a newer torch, neither cause
+        WORKER_FRAMES + "AttributeError: Can't get attribute '_rebuild_tensor_v2' on "
+        "<module 'torch._utils' from '/x/torch/_utils.py'>",
+    ],
+)
+def test_main_attr_without_telling_frames_decides_nothing(paste):
+    assert [
+        v
+        for v in verdicts(paste)
+        if v[0] in ("spawn-worker-class-in-main", "torch-load-class-not-found")
+    ] == []
+
+
+LOCAL = "AttributeError: Can't pickle local object 'get_cifar.<locals>.<lambda>'"
+SPAWN_FRAMES = (
+    '  File "E:\\envs\\lib\\site-packages\\torch\\utils\\data\\dataloader.py", line 819,'
+    " in __iter__\n"
+    '  File "E:\\envs\\lib\\multiprocessing\\popen_spawn_win32.py", line 65, in __init__\n'
+    "    reduction.dump(process_obj, to_child)\n"
+)
+SAVE_FRAMES = (
+    "    torch.save(model, 'checkpoints/epoch_1.pth')\n"
+    '  File "/ve/lib/python3.6/site-packages/torch/serialization.py", line 443, in _legacy_save\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (SPAWN_FRAMES + LOCAL, "spawn-worker-pickle-local-object"),
+        (
+            SPAWN_FRAMES + "AttributeError: Can't get local object 'main.<locals>.Pairs'",
+            "spawn-worker-pickle-local-object",
+        ),
+        (SAVE_FRAMES + LOCAL, "pickle-local-lambda"),
+    ],
+)
+def test_the_frames_tell_dataloader_workers_from_torch_save(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize("paste", [LOCAL, SPAWN_FRAMES + SAVE_FRAMES + LOCAL])
+def test_local_object_without_telling_frames_decides_nothing(paste):
+    assert [
+        v
+        for v in verdicts(paste)
+        if v[0] in ("spawn-worker-pickle-local-object", "pickle-local-lambda")
+    ] == []

@@ -37,6 +37,8 @@ READERS = {
     "checkpointwarning": "None of the inputs have requires_grad=True",
     "pagingfile": "paging file is too small",
     "scalaroutputs": "capture_scalar_outputs",
+    "mainattr": "Can't get attribute",
+    "localobject": "local object",
 }
 
 
