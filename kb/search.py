@@ -61,6 +61,8 @@ PRUNE_MAX = 12
 MAX_MESSAGES = 8
 # Lines read under a header message: load_state_dict lists one line per kind of problem.
 BODY_LINES = 4
+# A line above the traceback longer than this is prose, not a copied message.
+LEAD_LINE_CHARS = 300
 # Hits a search returns at most, whatever limit it is given: the full-text pool it ranks
 # from is the best 50 rows, so hits beyond that would be ranked on partial evidence.
 MAX_HITS = 50
@@ -151,13 +153,35 @@ def _messages(paste: Paste) -> list[tuple[str | None, str, str]]:
     if paste.raised:
         # The last exception is the one that ended the program; chained ones come before.
         ordered = list(reversed(paste.raised))
-        return [
+        raised = [
             (r.type, r.message or first_line(r.detail), r.detail if r.message else "")
             for r in ordered
         ][:MAX_MESSAGES]
+        return raised + _lead_lines(paste.text, raised)
     lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()][:MAX_MESSAGES]
     # Each line with the next as what follows it: a header line is not the whole story.
     return [(None, ln, lines[i + 1] if i + 1 < len(lines) else "") for i, ln in enumerate(lines)]
+
+
+def _lead_lines(text: str, raised: list) -> list[tuple[str | None, str, str]]:
+    """The lines a paste opens with before its traceback, up to two: often the message
+    itself, copied as the issue's title above a traceback whose own last line is a
+    wrapper ("Caught RuntimeError in DataLoader worker process 0.") or was cut off."""
+    out: list[tuple[str | None, str, str]] = []
+    said = {msg for _, msg, _ in raised}
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(("Traceback", "File ", "During handling")) or any(
+            msg and msg in line for msg in said
+        ):
+            break
+        if len(line) <= LEAD_LINE_CHARS:
+            out.append((None, line, ""))
+        if len(out) == 2:
+            break
+    return out
 
 
 def _wrapped(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:

@@ -325,3 +325,14 @@ def test_a_message_cut_within_the_template_s_opening_is_partial(catalogue):
     # (Cut before the name the template quotes, 'file_system': "most of" cannot hold.)
     # A few words of the opening are what many messages share: words only.
     assert match_of("RuntimeError: Too many open files", "open-files") == "related"
+
+
+def test_the_message_copied_above_a_wrapping_traceback_is_read(three):
+    paste = (
+        "Target 3 is out of bounds.\n"
+        "RuntimeError: Caught IndexError in DataLoader worker process 0.\n"
+        "Original Traceback (most recent call last):\n"
+        '  File "/x/torch/utils/data/_utils/worker.py", line 308, in _worker_loop\n'
+    )
+    # The wrapper's line explains nothing; the title line above it is the message.
+    assert match_of(paste, "target-bounds") == "exact"
