@@ -7,10 +7,11 @@ it. Since Python 3.10 the message names the class (`Sequential.forward()`,
 `Pooler.forward()`), which tells them apart. Without the class name (Python 3.9 and
 older), the count still can: `Sequential.forward(self, input)` takes exactly 2
 positional arguments, so "takes 3", "takes 1" or "takes from 2 to 4" is another module.
-A bare "takes 2" decides nothing unless the paste's code builds an `nn.Sequential`. (A frame in torch/nn/modules/container.py does not show that a Sequential was
-the module called: Python raises the count error before the called forward starts, so
-the last frames are nn.Module's `__call__`; a container.py frame only shows that a
-Sequential was running further up and called one of its layers with one input.)
+A bare "takes 2" decides nothing unless the paste's code builds an `nn.Sequential`.
+A frame in torch/nn/modules/container.py does not show that a Sequential was the module
+called: Python raises the count error before the called forward starts, so the last
+frames are nn.Module's `__call__`; a container.py frame only shows that a Sequential
+was running further up and called one of its layers with one input.
 """
 
 from __future__ import annotations
