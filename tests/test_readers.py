@@ -475,3 +475,37 @@ def test_local_object_without_telling_frames_decides_nothing(paste):
         for v in verdicts(paste)
         if v[0] in ("spawn-worker-pickle-local-object", "pickle-local-lambda")
     ] == []
+
+
+TOO_MANY = "TypeError: {cls}forward() takes {count} positional arguments but 3 were given"
+
+
+@pytest.mark.parametrize(
+    "cls, count",
+    [("Pooler.", "2"), ("UNet.", "2"), ("", "3"), ("", "1"), ("", "from 2 to 4")],
+)
+def test_a_forward_named_or_counted_as_not_sequentials_is_the_general_entry(cls, count):
+    message = TOO_MANY.format(cls=cls, count=count)
+    hits, _ = search(message)
+    assert hits[0].id == "forward-too-many-positional-arguments"
+    assert hits[0].parts["reader"] > 0
+    sequential = [h for h in hits if h.id == "sequential-multiple-inputs"]
+    assert not sequential or sequential[0].parts["reader"] < 0
+
+
+@pytest.mark.parametrize(
+    "context", ["", "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\nmodel(x, edge_index)\n"]
+)
+def test_sequential_named_or_built_in_the_paste_is_the_sequential_entry(context):
+    cls = "" if context else "Sequential."
+    hits, _ = search(context + TOO_MANY.format(cls=cls, count="2"))
+    assert hits[0].id == "sequential-multiple-inputs"
+    assert hits[0].parts["reader"] > 0
+    general = next(h for h in hits if h.id == "forward-too-many-positional-arguments")
+    assert general.parts["reader"] < 0
+
+
+def test_a_bare_count_of_two_decides_nothing():
+    # Sequential.forward takes 2 too; a printed model's "(0): Sequential(" builds nothing.
+    message = "  (0): Sequential(\n" + TOO_MANY.format(cls="", count="2")
+    assert verdicts(message) == []

@@ -39,6 +39,7 @@ READERS = {
     "scalaroutputs": "capture_scalar_outputs",
     "mainattr": "Can't get attribute",
     "localobject": "local object",
+    "forwardargs": "forward() takes ",
 }
 
 
