@@ -35,6 +35,7 @@ READERS = {
     "batchsizes": "Expected input batch_size (",
     "elementzero": "does not require grad and does not have a grad_fn",
     "checkpointwarning": "None of the inputs have requires_grad=True",
+    "argmaxloss": "does not require grad and does not have a grad_fn",
 }
 
 
