@@ -35,7 +35,6 @@ READERS = {
     "batchsizes": "Expected input batch_size (",
     "elementzero": "does not require grad and does not have a grad_fn",
     "checkpointwarning": "None of the inputs have requires_grad=True",
-    "argmaxloss": "does not require grad and does not have a grad_fn",
 }
 
 
