@@ -927,7 +927,11 @@ def search(
         exact = sorted(
             (k for k, sig in templates.items() if sig.exact), key=lambda k: -templates[k].score
         )
-        exact = exact[:RANK_AT_MOST]
+        if len(exact) > RANK_AT_MOST:
+            # Entries tied with the last one kept share its message: cutting among them
+            # would leave one without any word score, whatever the paste says.
+            floor = templates[exact[RANK_AT_MOST - 1]].score
+            exact = [k for k in exact if templates[k].score >= floor]
         if paste.raised:
             # With a message that matches templates exactly, the words only order those
             # entries; asking the whole catalogue would cost more than the rest together.

@@ -336,3 +336,22 @@ def test_the_message_copied_above_a_wrapping_traceback_is_read(three):
     )
     # The wrapper's line explains nothing; the title line above it is the message.
     assert match_of(paste, "target-bounds") == "exact"
+
+
+def test_every_entry_sharing_the_best_message_is_ranked_by_the_paste_s_words(catalogue):
+    # Five entries document one message; the words around it name the fifth's cause.
+    shared = "grad can be implicitly created only for scalar outputs"
+    for i in range(4):
+        text = _entry_with(f"shared-{i}", shared)
+        (catalogue / f"shared-{i}.md").write_text(text, encoding="utf-8")
+    told = _entry_with("shared-told", shared).replace(
+        "tags: [", "tags: [quaternionic, hyperbolic, "
+    )
+    assert told != _entry_with("shared-told", shared)
+    (catalogue / "shared-told.md").write_text(told, encoding="utf-8")
+    paste = (
+        "quaternionic hyperbolic layer\n"
+        "RuntimeError: grad can be implicitly created only for scalar outputs"
+    )
+    hits, _ = search(paste)
+    assert hits[0].id == "shared-told"
