@@ -59,6 +59,10 @@ PRUNE_SHARE = 0.2
 PRUNE_KEEP = 4
 PRUNE_MAX = 12
 MAX_MESSAGES = 8
+# Lines read under a header message: load_state_dict lists one line per kind of problem.
+BODY_LINES = 4
+# A line above the traceback longer than this is prose, not a copied message.
+LEAD_LINE_CHARS = 300
 # Hits a search returns at most, whatever limit it is given: the full-text pool it ranks
 # from is the best 50 rows, so hits beyond that would be ranked on partial evidence.
 MAX_HITS = 50
@@ -149,13 +153,35 @@ def _messages(paste: Paste) -> list[tuple[str | None, str, str]]:
     if paste.raised:
         # The last exception is the one that ended the program; chained ones come before.
         ordered = list(reversed(paste.raised))
-        return [
+        raised = [
             (r.type, r.message or first_line(r.detail), r.detail if r.message else "")
             for r in ordered
         ][:MAX_MESSAGES]
+        return raised + _lead_lines(paste.text, raised)
     lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()][:MAX_MESSAGES]
     # Each line with the next as what follows it: a header line is not the whole story.
     return [(None, ln, lines[i + 1] if i + 1 < len(lines) else "") for i, ln in enumerate(lines)]
+
+
+def _lead_lines(text: str, raised: list) -> list[tuple[str | None, str, str]]:
+    """The lines a paste opens with before its traceback, up to two: often the message
+    itself, copied as the issue's title above a traceback whose own last line is a
+    wrapper ("Caught RuntimeError in DataLoader worker process 0.") or was cut off."""
+    out: list[tuple[str | None, str, str]] = []
+    said = {msg for _, msg, _ in raised}
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(("Traceback", "File ", "During handling")) or any(
+            msg and msg in line for msg in said
+        ):
+            break
+        if len(line) <= LEAD_LINE_CHARS:
+            out.append((None, line, ""))
+        if len(out) == 2:
+            break
+    return out
 
 
 def _wrapped(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
@@ -169,6 +195,18 @@ def _wrapped(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | No
             out += [(etype, f"{msg} {following}", ""), (etype, msg + following, "")]
     if messages and messages[0][0] is None and 1 < len(messages) <= MAX_MESSAGES:
         out.append((None, " ".join(msg for _, msg, _ in messages), ""))
+    return out
+
+
+def _body_lines(messages: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
+    """The lines under a header message (`Error(s) in loading state_dict for Net:`), each
+    as a message of the same exception: an entry documenting one of them ("size mismatch
+    for {name}: ...") then matches it whole, not only the header that others share."""
+    out = []
+    for etype, msg, detail in messages[:2]:
+        if etype and msg.rstrip().endswith(":") and detail:
+            lines = [ln.strip() for ln in detail.split("\n") if ln.strip()]
+            out += [(etype, ln, "") for ln in lines[:BODY_LINES]]
     return out
 
 
@@ -329,6 +367,7 @@ def _template_signals(conn: sqlite3.Connection, paste: Paste) -> dict[str, _Sign
     with the catalogue; only those few are tested exactly.
     """
     messages = [m for m in _messages(paste) if m[1]]
+    messages += _body_lines(messages)
     signals: dict[str, _Signal] = {}
     text = " ".join(msg for _, msg, _ in messages)
     messages += _wrapped(messages)
@@ -441,6 +480,11 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
                 # Quoted up to its first full stop ("Cannot find a working triton
                 # installation in train.py"): a long message cut where a reader stops.
                 score, reason = 0.6, "message starts like"
+            elif len(low) >= 30 and row["prefix"].startswith(low.rstrip(_TRAILING)):
+                # The template's own opening, cut where the paste ends ("Too many open
+                # files. Communication with the workers is no longer possible."): the
+                # message as far as it goes, word for word.
+                score, reason = 0.6, "message starts like"
             elif len(low) >= 8 and literal and low in literal:
                 score = 0.3 + 0.3 * min(1.0, len(low) / len(literal))
                 reason = "words appear in"
@@ -459,9 +503,11 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             continue
         known = signals.get(row["entry_id"])
         if known is None or best > known.score:
+            # A sure reason another template gave stays the one shown.
+            kept = known.why if known is not None and known.exact else why
             signals[row["entry_id"]] = _Signal(
                 best,
-                sure_why or why,
+                sure_why or kept,
                 exact or (known is not None and known.exact),
                 partial or (known is not None and known.partial),
             )
@@ -881,7 +927,11 @@ def search(
         exact = sorted(
             (k for k, sig in templates.items() if sig.exact), key=lambda k: -templates[k].score
         )
-        exact = exact[:RANK_AT_MOST]
+        if len(exact) > RANK_AT_MOST:
+            # Entries tied with the last one kept share its message: cutting among them
+            # would leave one without any word score, whatever the paste says.
+            floor = templates[exact[RANK_AT_MOST - 1]].score
+            exact = [k for k in exact if templates[k].score >= floor]
         if paste.raised:
             # With a message that matches templates exactly, the words only order those
             # entries; asking the whole catalogue would cost more than the rest together.

@@ -194,7 +194,12 @@ MESSAGES = [
         {"multinomial-invalid-probabilities"},
     ),
     ("KeyError: Caught KeyError in DataLoader worker process 0.", {"dataloader-worker-exception"}),
-    ("AttributeError: Can't pickle local object 'main.<locals>.<lambda>'", {"pickle-local-lambda"}),
+    # Alone, the message fits torch.save and spawned DataLoader workers alike (the frames
+    # tell them apart: kb/readers/localobject.py).
+    (
+        "AttributeError: Can't pickle local object 'main.<locals>.<lambda>'",
+        {"pickle-local-lambda", "spawn-worker-pickle-local-object"},
+    ),
     ("ValueError: expected sequence of length 4 at dim 1 (got 3)", {"tensor-from-ragged-list"}),
     (
         "RuntimeError: Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3). Kernel size can't be greater than actual input size",

@@ -138,6 +138,25 @@ def test_a_header_whose_detail_lines_follow_is_only_partial(three):
     assert match_of(with_detail, "state-header") == "partial"
 
 
+def test_a_detail_line_an_entry_documents_makes_it_exact_under_the_header(three):
+    sizes = HEADER.replace(
+        '  - "Error(s) in loading state_dict for {ClassName}:"\n',
+        '  - "Error(s) in loading state_dict for {ClassName}:"\n'
+        '  - "size mismatch for {name}: copying a param with shape {shape} from checkpoint,'
+        ' the shape in current model is {shape2}."\n',
+    )
+    assert sizes != HEADER
+    (three / "state-sizes.md").write_text(sizes.replace("state-header", "state-sizes"), "utf-8")
+    paste = (
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        "\tsize mismatch for fc.weight: copying a param with shape torch.Size([10, 4]) from "
+        "checkpoint, the shape in current model is torch.Size([3, 4]).\n"
+    )
+    # Both messages of the paste are the entry's, whole; the header alone stays partial.
+    assert match_of(paste, "state-sizes") == "exact"
+    assert match_of(paste, "state-header") == "partial"
+
+
 def test_typed_prose_sharing_most_words_with_a_message_is_related(three):
     # No exception type, one word in five not the template's: prose, not a cut message.
     assert match_of("grad created only for scalars today", "vector-backward") == "related"
@@ -289,3 +308,50 @@ def test_a_long_message_cut_after_its_own_long_opening_is_partial(catalogue):
     # The same long opening, but the message names another argument than the template.
     other = "RuntimeError: Expected object of scalar type Float but got scalar type Double for "
     assert match_of(other + "argument #2 'other'", "mat1") == "related"
+
+
+FILES = _entry_with(
+    "open-files",
+    "Too many open files. Communication with the workers is no longer possible. Please"
+    " increase the limit using `ulimit -n` in the shell or change the sharing strategy by"
+    " calling `torch.multiprocessing.set_sharing_strategy('file_system')`",
+)
+
+
+def test_a_message_cut_within_the_template_s_opening_is_partial(catalogue):
+    (catalogue / "open-files.md").write_text(FILES, encoding="utf-8")
+    cut = "RuntimeError: Too many open files. Communication with the workers is no longer possible."
+    assert match_of(cut, "open-files") == "partial"
+    # (Cut before the name the template quotes, 'file_system': "most of" cannot hold.)
+    # A few words of the opening are what many messages share: words only.
+    assert match_of("RuntimeError: Too many open files", "open-files") == "related"
+
+
+def test_the_message_copied_above_a_wrapping_traceback_is_read(three):
+    paste = (
+        "Target 3 is out of bounds.\n"
+        "RuntimeError: Caught IndexError in DataLoader worker process 0.\n"
+        "Original Traceback (most recent call last):\n"
+        '  File "/x/torch/utils/data/_utils/worker.py", line 308, in _worker_loop\n'
+    )
+    # The wrapper's line explains nothing; the title line above it is the message.
+    assert match_of(paste, "target-bounds") == "exact"
+
+
+def test_every_entry_sharing_the_best_message_is_ranked_by_the_paste_s_words(catalogue):
+    # Five entries document one message; the words around it name the fifth's cause.
+    shared = "grad can be implicitly created only for scalar outputs"
+    for i in range(4):
+        text = _entry_with(f"shared-{i}", shared)
+        (catalogue / f"shared-{i}.md").write_text(text, encoding="utf-8")
+    told = _entry_with("shared-told", shared).replace(
+        "tags: [", "tags: [quaternionic, hyperbolic, "
+    )
+    assert told != _entry_with("shared-told", shared)
+    (catalogue / "shared-told.md").write_text(told, encoding="utf-8")
+    paste = (
+        "quaternionic hyperbolic layer\n"
+        "RuntimeError: grad can be implicitly created only for scalar outputs"
+    )
+    hits, _ = search(paste)
+    assert hits[0].id == "shared-told"

@@ -96,6 +96,12 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import checkpointwarning, elementzero
 
     assert {elementzero.CHECKPOINT, checkpointwarning.CHECKPOINT} <= ids
+    from kb.readers import pagingfile
+
+    assert pagingfile.PAGING_FILE in ids
+    from kb.readers import scalaroutputs
+
+    assert scalaroutputs.ITEM in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -358,3 +364,148 @@ def test_the_checkpoint_warning_alone_names_its_entry():
     )
     assert hits[0].id == "activation-checkpoint-no-input-requires-grad"
     assert hits[0].match == "partial"
+
+
+def test_windows_error_1455_alone_names_the_paging_file_entry_partial():
+    paste = "OSError: [WinError 1455] The paging file is too small for this operation to complete."
+    hits, _ = search(paste)
+    assert hits[0].id == "windows-paging-file-too-small" and hits[0].match == "partial"
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0] "
+        "Graph break from `Tensor.item()`, consider setting:\n"
+        "W0811 21:16:49.580000 11928 torch/_dynamo/variables/tensor.py:776] [0/0]     "
+        "torch._dynamo.config.capture_scalar_outputs = True",
+        "torch._dynamo.exc.Unsupported: Unsupported Tensor.item() call with "
+        "capture_scalar_outputs=False",
+    ],
+)
+def test_the_scalar_outputs_setting_names_the_item_graph_break(paste):
+    hits, _ = search(paste)
+    assert hits[0].id == "compile-item-graph-break"
+    assert hits[0].match in ("exact", "partial")
+
+
+MAIN_ATTR = "AttributeError: Can't get attribute 'Squares' on <module '__main__' (built-in)>"
+WORKER_FRAMES = (
+    '  File "C:\\Python311\\Lib\\multiprocessing\\spawn.py", line 122, in spawn_main\n'
+    "    exitcode = _main(fd, parent_sentinel)\n"
+    "    self = reduction.pickle.load(from_parent)\n"
+)
+LOAD_FRAMES = (
+    '  File "predict.py", line 9, in <module>\n'
+    "    model = torch.load('model.pth')\n"
+    '  File "/usr/lib/python3.8/site-packages/torch/serialization.py", line 607, in load\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (WORKER_FRAMES + MAIN_ATTR, "spawn-worker-class-in-main"),
+        (
+            "AttributeError: Can't get attribute 'ChatDataset' on "
+            "<module '__mp_main__' from 'C:\\\\Users\\\\hp\\\\train.py'>",
+            "spawn-worker-class-in-main",
+        ),
+        (LOAD_FRAMES + MAIN_ATTR, "torch-load-class-not-found"),
+    ],
+)
+def test_the_frames_tell_a_spawned_worker_from_torch_load(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        MAIN_ATTR,  # no frame: either cause
+        WORKER_FRAMES + LOAD_FRAMES + MAIN_ATTR,  # both: no guess
+        # another module named: a file from a newer torch, neither cause
+        WORKER_FRAMES + "AttributeError: Can't get attribute '_rebuild_tensor_v2' on "
+        "<module 'torch._utils' from '/x/torch/_utils.py'>",
+    ],
+)
+def test_main_attr_without_telling_frames_decides_nothing(paste):
+    assert [
+        v
+        for v in verdicts(paste)
+        if v[0] in ("spawn-worker-class-in-main", "torch-load-class-not-found")
+    ] == []
+
+
+LOCAL = "AttributeError: Can't pickle local object 'get_cifar.<locals>.<lambda>'"
+SPAWN_FRAMES = (
+    '  File "E:\\envs\\lib\\site-packages\\torch\\utils\\data\\dataloader.py", line 819,'
+    " in __iter__\n"
+    '  File "E:\\envs\\lib\\multiprocessing\\popen_spawn_win32.py", line 65, in __init__\n'
+    "    reduction.dump(process_obj, to_child)\n"
+)
+SAVE_FRAMES = (
+    "    torch.save(model, 'checkpoints/epoch_1.pth')\n"
+    '  File "/ve/lib/python3.6/site-packages/torch/serialization.py", line 443, in _legacy_save\n'
+)
+
+
+@pytest.mark.parametrize(
+    "paste, expected",
+    [
+        (SPAWN_FRAMES + LOCAL, "spawn-worker-pickle-local-object"),
+        (
+            SPAWN_FRAMES + "AttributeError: Can't get local object 'main.<locals>.Pairs'",
+            "spawn-worker-pickle-local-object",
+        ),
+        (SAVE_FRAMES + LOCAL, "pickle-local-lambda"),
+    ],
+)
+def test_the_frames_tell_dataloader_workers_from_torch_save(paste, expected):
+    assert [v[0] for v in verdicts(paste)] == [expected]
+    hits, _ = search(paste)
+    assert hits[0].id == expected
+
+
+@pytest.mark.parametrize("paste", [LOCAL, SPAWN_FRAMES + SAVE_FRAMES + LOCAL])
+def test_local_object_without_telling_frames_decides_nothing(paste):
+    assert [
+        v
+        for v in verdicts(paste)
+        if v[0] in ("spawn-worker-pickle-local-object", "pickle-local-lambda")
+    ] == []
+
+
+TOO_MANY = "TypeError: {cls}forward() takes {count} positional arguments but 3 were given"
+
+
+@pytest.mark.parametrize(
+    "cls, count",
+    [("Pooler.", "2"), ("UNet.", "2"), ("", "3"), ("", "1"), ("", "from 2 to 4")],
+)
+def test_a_forward_named_or_counted_as_not_sequentials_is_the_general_entry(cls, count):
+    message = TOO_MANY.format(cls=cls, count=count)
+    hits, _ = search(message)
+    assert hits[0].id == "forward-too-many-positional-arguments"
+    assert hits[0].parts["reader"] > 0
+    sequential = [h for h in hits if h.id == "sequential-multiple-inputs"]
+    assert not sequential or sequential[0].parts["reader"] < 0
+
+
+@pytest.mark.parametrize(
+    "context", ["", "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\nmodel(x, edge_index)\n"]
+)
+def test_sequential_named_or_built_in_the_paste_is_the_sequential_entry(context):
+    cls = "" if context else "Sequential."
+    hits, _ = search(context + TOO_MANY.format(cls=cls, count="2"))
+    assert hits[0].id == "sequential-multiple-inputs"
+    assert hits[0].parts["reader"] > 0
+    general = next(h for h in hits if h.id == "forward-too-many-positional-arguments")
+    assert general.parts["reader"] < 0
+
+
+def test_a_bare_count_of_two_decides_nothing():
+    # Sequential.forward takes 2 too; a printed model's "(0): Sequential(" builds nothing.
+    message = "  (0): Sequential(\n" + TOO_MANY.format(cls="", count="2")
+    assert verdicts(message) == []

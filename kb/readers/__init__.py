@@ -35,6 +35,11 @@ READERS = {
     "batchsizes": "Expected input batch_size (",
     "elementzero": "does not require grad and does not have a grad_fn",
     "checkpointwarning": "None of the inputs have requires_grad=True",
+    "pagingfile": "paging file is too small",
+    "scalaroutputs": "capture_scalar_outputs",
+    "mainattr": "Can't get attribute",
+    "localobject": "local object",
+    "forwardargs": "forward() takes ",
 }
 
 
