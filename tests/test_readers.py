@@ -102,6 +102,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import scalaroutputs
 
     assert scalaroutputs.ITEM in ids
+    from kb.readers import childfailed
+
+    assert childfailed.ENTRY in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -509,3 +512,37 @@ def test_a_bare_count_of_two_decides_nothing():
     # Sequential.forward takes 2 too; a printed model's "(0): Sequential(" builds nothing.
     message = "  (0): Sequential(\n" + TOO_MANY.format(cls="", count="2")
     assert verdicts(message) == []
+
+
+CHILD_FAILED = (
+    "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n"
+    "============================================================\n"
+    "train.py FAILED\n"
+    "------------------------------------------------------------\n"
+    "Failures:\n"
+    "  <NO_OTHER_FAILURES>\n"
+    "------------------------------------------------------------\n"
+    "Root Cause (first observed failure):\n"
+    "[0]:\n"
+    "  rank      : 0 (local_rank: 0)\n"
+    "  exitcode  : {code} (pid: 1234)\n"
+    "  error_file: <N/A>\n"
+    "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
+)
+
+
+@pytest.mark.parametrize(
+    "code, said", [("1", "an exception"), ("-9", "out-of-memory killer"), ("-11", "segmentation")]
+)
+def test_torchruns_summary_names_its_entry_and_reads_the_exit_code(code, said):
+    paste = CHILD_FAILED.replace("{code}", code)
+    hits, _ = search(paste)
+    assert hits[0].id == "torchrun-child-failed-root-cause"
+    assert said in hits[0].why
+
+
+def test_an_exit_code_it_does_not_know_is_not_explained():
+    from kb.readers import childfailed
+
+    entry, why = childfailed.diagnose(CHILD_FAILED.replace("{code}", "3"))
+    assert entry == childfailed.ENTRY and "exitcode" not in why

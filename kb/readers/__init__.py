@@ -40,6 +40,7 @@ READERS = {
     "mainattr": "Can't get attribute",
     "localobject": "local object",
     "forwardargs": "forward() takes ",
+    "childfailed": "ChildFailedError",
 }
 
 
