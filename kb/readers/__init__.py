@@ -44,6 +44,17 @@ READERS = {
 }
 
 
+def one_side(text: str, sides: dict) -> tuple[str, str] | None:
+    """(side, the mark found) when the text holds the marks of exactly one side of
+    `sides` ({side: marks}), else None: frames of both, or of neither, decide nothing."""
+    found = {}
+    for side, marks in sides.items():
+        mark = next((mark for mark in marks if mark in text), None)
+        if mark is not None:
+            found[side] = mark
+    return next(iter(found.items())) if len(found) == 1 else None
+
+
 def _awake(text: str) -> list:
     return [
         __import__(f"kb.readers.{name}", fromlist=["diagnose"])

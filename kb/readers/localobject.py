@@ -11,6 +11,8 @@ both or neither, the reader decides nothing.
 
 from __future__ import annotations
 
+from kb.readers import one_side
+
 TRIGGER = "local object"
 
 WORKER = "spawn-worker-pickle-local-object"
@@ -32,17 +34,13 @@ WORKER_MARKS = (
 SAVE_MARKS = ("torch.save", "serialization.py", "_legacy_save", "saving the model")
 
 
-def _mark(text: str, marks: tuple[str, ...]) -> str | None:
-    return next((mark for mark in marks if mark in text), None)
-
-
 def diagnose(text: str) -> tuple[str, str] | None:
     if not any(message in text for message in MESSAGES):
         return None
-    worker = _mark(text, WORKER_MARKS)
-    save = _mark(text, SAVE_MARKS)
-    if worker and not save:
-        return WORKER, f"the object is pickled for spawned DataLoader workers ({worker})"
-    if save and not worker:
-        return SAVE, f"the object is pickled by torch.save ({save})"
-    return None
+    side = one_side(text, {WORKER: WORKER_MARKS, SAVE: SAVE_MARKS})
+    if side is None:
+        return None
+    entry, mark = side
+    if entry == WORKER:
+        return WORKER, f"the object is pickled for spawned DataLoader workers ({mark})"
+    return SAVE, f"the object is pickled by torch.save ({mark})"

@@ -12,6 +12,8 @@ Another module named (`torch._utils`) is neither: the reader stays silent.
 
 from __future__ import annotations
 
+from kb.readers import one_side
+
 TRIGGER = "Can't get attribute"
 
 WORKER = "spawn-worker-class-in-main"
@@ -35,10 +37,10 @@ LOAD_MARKS = ("torch.load", "serialization.py", "load_checkpoint", "torch_load")
 def diagnose(text: str) -> tuple[str, str] | None:
     if not any(main in text for main in MAIN):
         return None
-    worker = next((mark for mark in WORKER_MARKS if mark in text), None)
-    load = next((mark for mark in LOAD_MARKS if mark in text), None)
-    if worker and not load:
-        return WORKER, f"a spawned worker unpickles the class ({worker})"
-    if load and not worker:
-        return LOAD, f"torch.load unpickles the class ({load})"
-    return None
+    side = one_side(text, {WORKER: WORKER_MARKS, LOAD: LOAD_MARKS})
+    if side is None:
+        return None
+    entry, mark = side
+    if entry == WORKER:
+        return WORKER, f"a spawned worker unpickles the class ({mark})"
+    return LOAD, f"torch.load unpickles the class ({mark})"
