@@ -34,13 +34,14 @@ WORKER_MARKS = (
 SAVE_MARKS = ("torch.save", "serialization.py", "_legacy_save", "saving the model")
 
 
+WHY = {
+    WORKER: "the object is pickled for spawned DataLoader workers ({})",
+    SAVE: "the object is pickled by torch.save ({})",
+}
+
+
 def diagnose(text: str) -> tuple[str, str] | None:
     if not any(message in text for message in MESSAGES):
         return None
     side = one_side(text, {WORKER: WORKER_MARKS, SAVE: SAVE_MARKS})
-    if side is None:
-        return None
-    entry, mark = side
-    if entry == WORKER:
-        return WORKER, f"the object is pickled for spawned DataLoader workers ({mark})"
-    return SAVE, f"the object is pickled by torch.save ({mark})"
+    return (side[0], WHY[side[0]].format(side[1])) if side else None

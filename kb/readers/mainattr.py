@@ -34,13 +34,14 @@ WORKER_MARKS = (
 LOAD_MARKS = ("torch.load", "serialization.py", "load_checkpoint", "torch_load")
 
 
+WHY = {
+    WORKER: "a spawned worker unpickles the class ({})",
+    LOAD: "torch.load unpickles the class ({})",
+}
+
+
 def diagnose(text: str) -> tuple[str, str] | None:
     if not any(main in text for main in MAIN):
         return None
     side = one_side(text, {WORKER: WORKER_MARKS, LOAD: LOAD_MARKS})
-    if side is None:
-        return None
-    entry, mark = side
-    if entry == WORKER:
-        return WORKER, f"a spawned worker unpickles the class ({mark})"
-    return LOAD, f"torch.load unpickles the class ({mark})"
+    return (side[0], WHY[side[0]].format(side[1])) if side else None
