@@ -37,6 +37,10 @@ SEARCH_LIMIT = 8
 FILTERED_LIMIT = 200
 
 
+def _count(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _entry_commands():
     # The palette's provider, imported when the palette first opens.
     from kb.tui.commands import EntryCommands
@@ -235,7 +239,7 @@ class KbApp(App):
                 rows = [r for r in self.catalogue if self._passes(r["id"])]
                 results.set_rows([Option(row_prompt(r, self.zh), id=r["id"]) for r in rows])
                 self.shown_rows = None
-                summary(f"{len(rows)} entries · {self._filter_text()}")
+                summary(f"{_count(len(rows))} · {self._filter_text()}")
                 if not rows:
                     self._show_markdown("## No entry has these filters\n\nPress F6 to change them.")
                 return
@@ -269,7 +273,7 @@ class KbApp(App):
             read = f" · kb read {raised[0][0]}" if raised else ""
             extra = f" · {self._filter_text()}" if filtered else ""
             sure = match_label(best.match)
-            summary(f"{len(hits)} entries · best: {sure}{read}{extra}")
+            summary(f"{_count(len(hits))} · best: {sure}{read}{extra}")
 
     def _summary(self, text: str) -> None:
         # Border titles are markup; the summary quotes what kb read from the paste.
