@@ -105,6 +105,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import childfailed
 
     assert childfailed.ENTRY in ids
+    from kb.readers import parametercopy
+
+    assert parametercopy.ENTRY in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -546,3 +549,53 @@ def test_an_exit_code_it_does_not_know_is_not_explained():
 
     entry, why = childfailed.diagnose(CHILD_FAILED.replace("{code}", "3"))
     assert entry == childfailed.ENTRY and "exitcode" not in why
+
+
+@pytest.mark.parametrize(
+    "line, method",
+    [
+        ("self.t = torch.nn.Parameter(torch.rand(10), requires_grad=True).cuda()", "cuda"),
+        ("self.threshold = nn.Parameter(torch.randn(1)).to('cuda')", "to"),
+        ("self.w = nn.Parameter(torch.zeros(3 * (4 + 1))).view(3, 5)", "view"),
+    ],
+)
+def test_a_call_after_parameter_names_the_non_leaf_copy(line, method):
+    from kb.readers import parametercopy
+
+    assert verdicts(line) == [
+        (
+            parametercopy.ENTRY,
+            f"nn.Parameter(...).{method}(...): the result is a new tensor "
+            "made from the Parameter, not a Parameter",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "self.w = nn.Parameter(torch.randn(3, 4).cuda())",  # shaped first, wrapped last
+        "self.w = nn.Parameter(torch.randn(3)).requires_grad_(False)",  # stays the leaf
+        "self.w = nn.Parameter(torch.randn(3)",  # cut before its closing parenthesis
+    ],
+)
+def test_a_parameter_made_last_decides_nothing(line):
+    assert verdicts(line) == []
+
+
+def test_a_description_quoting_parameter_cuda_ranks_the_non_leaf_entry_first():
+    query = (
+        "Parameters transferred to GPU are ignored: self.t = torch.nn.Parameter(torch.rand(10),"
+        " requires_grad=True).cuda() is not captured as a model parameter; list(m.parameters())"
+        " only produces the parameters of the linear layer and not t."
+    )
+    hits, _ = search(query)
+    assert hits[0].id == "parameter-view-non-leaf"
+    assert "nn.Parameter(...).cuda(...)" in hits[0].why
+
+
+def test_a_short_query_quoting_parameter_cuda_ranks_the_non_leaf_entry_first():
+    # The line is the cause itself: its reader outweighs the words a shorter query shares
+    # with the entry about plain tensors that require grad.
+    hits, _ = search("self.w = nn.Parameter(torch.randn(3)).cuda() and w.grad is None")
+    assert hits[0].id == "parameter-view-non-leaf"
