@@ -108,6 +108,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import parametercopy
 
     assert parametercopy.ENTRY in ids
+    from kb.readers import gradcopy
+
+    assert gradcopy.ENTRY in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -562,13 +565,13 @@ def test_an_exit_code_it_does_not_know_is_not_explained():
 def test_a_call_after_parameter_names_the_non_leaf_copy(line, method):
     from kb.readers import parametercopy
 
-    assert verdicts(line) == [
+    assert (
         (
             parametercopy.ENTRY,
             f"nn.Parameter(...).{method}(...): the result is a new tensor "
             "made from the Parameter, not a Parameter",
         )
-    ]
+    ) in verdicts(line)
 
 
 @pytest.mark.parametrize(
@@ -599,3 +602,33 @@ def test_a_short_query_quoting_parameter_cuda_ranks_the_non_leaf_entry_first():
     # with the entry about plain tensors that require grad.
     hits, _ = search("self.w = nn.Parameter(torch.randn(3)).cuda() and w.grad is None")
     assert hits[0].id == "parameter-view-non-leaf"
+
+
+@pytest.mark.parametrize(
+    "line, method",
+    [
+        ("x = Variable(torch.ones(10), requires_grad=True).cuda()", "cuda"),
+        ("w = torch.randn(3, requires_grad=True).to(device)", "to"),
+    ],
+)
+def test_a_call_after_requires_grad_names_the_non_leaf_copy(line, method):
+    from kb.readers import gradcopy
+
+    assert verdicts(line) == [
+        (
+            gradcopy.ENTRY,
+            f"(..., requires_grad=True).{method}(...): the tensor kept is a copy made from the "
+            "one that requires grad, not a leaf",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "w = torch.randn(3, device=device, requires_grad=True)",  # made where it is used
+        "w = torch.randn(3, requires_grad=True).requires_grad_(False)",
+    ],
+)
+def test_a_tensor_requiring_grad_kept_as_made_decides_nothing(line):
+    assert verdicts(line) == []

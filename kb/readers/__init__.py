@@ -42,6 +42,7 @@ READERS = {
     "forwardargs": "forward() takes ",
     "childfailed": "ChildFailedError",
     "parametercopy": "Parameter(",
+    "gradcopy": "requires_grad=True)",
 }
 
 

@@ -36,7 +36,7 @@ def _close(text: str, start: int) -> int:
     return -1
 
 
-def _method_after(text: str, at: int) -> str:
+def method_after(text: str, at: int) -> str:
     """The method called right after `Parameter(...)` (`cuda` in `).cuda()`), or ''."""
     if not text.startswith(".", at):
         return ""
@@ -46,15 +46,24 @@ def _method_after(text: str, at: int) -> str:
     return text[at + 1 : end] if text.startswith("(", end) else ""
 
 
-def diagnose(text: str) -> tuple[str, str] | None:
-    at = text.find(TRIGGER)
+def first_copy(text: str, trigger: str, call_end) -> str:
+    """The first copying method called on what `trigger` starts (`call_end(text, at)`:
+    where that expression ends, or -1), or ''."""
+    at = text.find(trigger)
     while at >= 0:
-        end = _close(text, at + len(TRIGGER))
-        method = _method_after(text, end) if end > 0 else ""
+        end = call_end(text, at)
+        method = method_after(text, end) if end > 0 else ""
         if method in COPIES:
-            return ENTRY, (
-                f"nn.Parameter(...).{method}(...): the result is a new tensor made from the "
-                "Parameter, not a Parameter"
-            )
-        at = text.find(TRIGGER, at + len(TRIGGER))
-    return None
+            return method
+        at = text.find(trigger, at + len(trigger))
+    return ""
+
+
+def diagnose(text: str) -> tuple[str, str] | None:
+    method = first_copy(text, TRIGGER, lambda text, at: _close(text, at + len(TRIGGER)))
+    if not method:
+        return None
+    return ENTRY, (
+        f"nn.Parameter(...).{method}(...): the result is a new tensor made from the "
+        "Parameter, not a Parameter"
+    )
