@@ -41,6 +41,7 @@ READERS = {
     "localobject": "local object",
     "forwardargs": "forward() takes ",
     "childfailed": "ChildFailedError",
+    "emptyfile": "EOFError",
 }
 
 
