@@ -276,7 +276,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write(f"kb: {len(problems)} problem(s) in {len(targets)} file(s)\n")
         return 1
-    sys.stderr.write(f"kb: {len(targets)} entries, no problems\n")
+    noun = "entry" if len(targets) == 1 else "entries"
+    sys.stderr.write(f"kb: {len(targets)} {noun}, no problems\n")
     return 0
 
 

@@ -662,10 +662,24 @@ PROSE_FROM = 10  # words in a typed query (no traceback) before it counts as pro
 PROSE_FLOOR = 0.3
 
 
+# Words of a sentence's grammar, not of its subject. In a short query they are rare; in a
+# paragraph there are a dozen, and each that happens to be in some entry's text ("should",
+# "these", "within") pulls that entry up as much as a word that names the failure.
+PROSE_STOPWORDS = frozenset(
+    """about above again against all also am any because been before being below between
+    both could did doing down during each few further had having he her here hers him his
+    however into itself just let more most much must nor now off once only other our ours
+    out over own she should so some such than their them then there these they those
+    through too under until up very we which while who whom will within would e g eg ie etc
+    seem seems think thought tried try trying want wanted please thanks hi hello
+    following""".split()
+)
+
+
 def _prose_terms(terms: list[str], code_phrases: list[str]) -> list[str]:
-    """The words of a long description, and the code it quotes (`F.dropout`) as
-    phrases; the other word pairs are left out."""
-    kept = [t for t in terms if " " not in t]
+    """The words of a long description without its grammar words, and the code it
+    quotes (`F.dropout`) as phrases; the other word pairs are left out."""
+    kept = [t for t in terms if " " not in t and t not in PROSE_STOPWORDS]
     return kept + [c for c in code_phrases if c not in kept]
 
 

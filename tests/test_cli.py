@@ -97,7 +97,7 @@ def test_list_json_shape_and_filters(catalogue, capsys):
 
 
 def test_lint_reports_and_exits_1(catalogue, capsys):
-    assert run(capsys, "lint")[0] == 0
+    assert run(capsys, "lint") == (0, "", "kb: 1 entry, no problems\n")
     (catalogue / "bad.md").write_text("---\nid: bad\n---\n", encoding="utf-8")
     code, out, _ = run(capsys, "lint")
     assert code == 1 and f"{catalogue / 'bad.md'}:1: KB003 missing front-matter key" in out

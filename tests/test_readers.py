@@ -8,6 +8,7 @@ import pytest
 from kb.entries import load_catalogue
 from kb.paths import entry_files
 from kb.readers import READERS, verdicts
+from kb.readers import unlikely as less_likely
 from kb.readers.inplace import operation
 from kb.search import search
 
@@ -105,6 +106,15 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import childfailed
 
     assert childfailed.ENTRY in ids
+    from kb.readers import parametercopy
+
+    assert parametercopy.ENTRY in ids
+    from kb.readers import gradcopy
+
+    assert gradcopy.ENTRY in ids
+    from kb.readers import emptyfile
+
+    assert emptyfile.LOAD in ids
     for name, trigger in READERS.items():
         module = sys.modules.get(f"kb.readers.{name}") or __import__(
             f"kb.readers.{name}", fromlist=["TRIGGER"]
@@ -546,3 +556,134 @@ def test_an_exit_code_it_does_not_know_is_not_explained():
 
     entry, why = childfailed.diagnose(CHILD_FAILED.replace("{code}", "3"))
     assert entry == childfailed.ENTRY and "exitcode" not in why
+
+
+@pytest.mark.parametrize(
+    "line, method",
+    [
+        ("self.t = torch.nn.Parameter(torch.rand(10), requires_grad=True).cuda()", "cuda"),
+        ("self.threshold = nn.Parameter(torch.randn(1)).to('cuda')", "to"),
+        ("self.w = nn.Parameter(torch.zeros(3 * (4 + 1))).view(3, 5)", "view"),
+    ],
+)
+def test_a_call_after_parameter_names_the_non_leaf_copy(line, method):
+    from kb.readers import parametercopy
+
+    assert (
+        (
+            parametercopy.ENTRY,
+            f"nn.Parameter(...).{method}(...): the result is a new tensor "
+            "made from the Parameter, not a Parameter",
+        )
+    ) in verdicts(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "self.w = nn.Parameter(torch.randn(3, 4).cuda())",  # shaped first, wrapped last
+        "self.w = nn.Parameter(torch.randn(3)).requires_grad_(False)",  # stays the leaf
+        "self.w = nn.Parameter(torch.randn(3)",  # cut before its closing parenthesis
+    ],
+)
+def test_a_parameter_made_last_decides_nothing(line):
+    assert verdicts(line) == []
+
+
+def test_a_description_quoting_parameter_cuda_ranks_the_non_leaf_entry_first():
+    query = (
+        "Parameters transferred to GPU are ignored: self.t = torch.nn.Parameter(torch.rand(10),"
+        " requires_grad=True).cuda() is not captured as a model parameter; list(m.parameters())"
+        " only produces the parameters of the linear layer and not t."
+    )
+    hits, _ = search(query)
+    assert hits[0].id == "parameter-view-non-leaf"
+    assert "nn.Parameter(...).cuda(...)" in hits[0].why
+
+
+def test_a_short_query_quoting_parameter_cuda_ranks_the_non_leaf_entry_first():
+    # The line is the cause itself: its reader outweighs the words a shorter query shares
+    # with the entry about plain tensors that require grad.
+    hits, _ = search("self.w = nn.Parameter(torch.randn(3)).cuda() and w.grad is None")
+    assert hits[0].id == "parameter-view-non-leaf"
+
+
+@pytest.mark.parametrize(
+    "line, method",
+    [
+        ("x = Variable(torch.ones(10), requires_grad=True).cuda()", "cuda"),
+        ("w = torch.randn(3, requires_grad=True).to(device)", "to"),
+    ],
+)
+def test_a_call_after_requires_grad_names_the_non_leaf_copy(line, method):
+    from kb.readers import gradcopy
+
+    assert verdicts(line) == [
+        (
+            gradcopy.ENTRY,
+            f"(..., requires_grad=True).{method}(...): the tensor kept is a copy made from the "
+            "one that requires grad, not a leaf",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "w = torch.randn(3, device=device, requires_grad=True)",  # made where it is used
+        "w = torch.randn(3, requires_grad=True).requires_grad_(False)",
+    ],
+)
+def test_a_tensor_requiring_grad_kept_as_made_decides_nothing(line):
+    assert verdicts(line) == []
+
+
+EMPTY_LOAD_FRAMES = (
+    '  File "train.py", line 14, in load_checkpoint\n'
+    "    checkpoint = torch.load(path, map_location=device)\n"
+    '  File "/venv/lib/python3.10/site-packages/torch/serialization.py", line 1033, in'
+    " _legacy_load\n"
+    "    magic_number = pickle_module.load(f, **pickle_load_args)\n"
+)
+WEIGHTS_ONLY_EOF = (
+    '  File "/venv/lib/python3.12/site-packages/torch/_weights_only_unpickler.py", line 327,'
+    " in load\n"
+    "    raise EOFError\n"
+    "EOFError\n"
+)
+SPAWNED_EOF = (
+    '  File "C:\\Python310\\lib\\multiprocessing\\spawn.py", line 126, in _main\n'
+    "    self = reduction.pickle.load(from_parent)\n"
+    "EOFError: Ran out of input\n"
+)
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        EMPTY_LOAD_FRAMES + "EOFError: Ran out of input",
+        # torch 2.6 and later: weights_only=True raises EOFError with no message
+        EMPTY_LOAD_FRAMES + WEIGHTS_ONLY_EOF,
+    ],
+)
+def test_an_eof_error_raised_in_torch_load_points_to_an_empty_file(paste):
+    assert [v[0] for v in verdicts(paste)] == ["torch-load-empty-file"]
+    hits, _ = search(paste)
+    assert hits[0].id == "torch-load-empty-file"
+
+
+def test_an_eof_error_of_a_spawned_process_makes_an_empty_checkpoint_less_likely():
+    assert verdicts(SPAWNED_EOF) == []
+    assert [e for e, _ in less_likely(SPAWNED_EOF)] == ["torch-load-empty-file"]
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "EOFError: Ran out of input",  # no frame: either
+        EMPTY_LOAD_FRAMES + SPAWNED_EOF,  # both: no guess
+    ],
+)
+def test_an_eof_error_without_telling_frames_decides_nothing(paste):
+    assert verdicts(paste) == []
+    assert less_likely(paste) == []

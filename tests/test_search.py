@@ -193,3 +193,25 @@ def test_searches_from_several_threads():
     assert _stems(["gradients"]) == {"gradients": "gradient"}
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert pool.submit(_stems, ["tensors"]).result() == {"tensors": "tensor"}
+
+
+def test_grammar_words_of_a_description_do_not_outvote_its_subject(catalogue):
+    # A paragraph holds a dozen words of grammar; one entry's text happening to hold
+    # several of them must not outrank the entry that names what the paragraph is about.
+    (catalogue / "vector-backward.md").write_text(
+        entry_text().replace(
+            "`backward()` raises.", "These outputs should however stay within what they would be."
+        ),
+        encoding="utf-8",
+    )
+    (catalogue / "dropout-at-inference.md").write_text(
+        entry_text("dropout-at-inference").replace(
+            "`backward()` raises.", "Predictions change between runs: dropout is active."
+        ),
+        encoding="utf-8",
+    )
+    query = (
+        "I think these predictions should not change between two runs, however they do; "
+        "it would seem that dropout stays active within the model at inference."
+    )
+    assert top(query) == "dropout-at-inference"

@@ -41,6 +41,9 @@ READERS = {
     "localobject": "local object",
     "forwardargs": "forward() takes ",
     "childfailed": "ChildFailedError",
+    "parametercopy": "Parameter(",
+    "gradcopy": "requires_grad=True)",
+    "emptyfile": "EOFError",
 }
 
 
@@ -91,7 +94,13 @@ def weigh(text: str, hits: list) -> None:
     """Move the hits (kb.search.Hit) the readers point to up, and those they make less
     likely down, with the reason in `why`. (No typing import for the annotation: it
     would load `re` on the search path.)"""
-    moves = [(entry_id, WEIGHT, why) for entry_id, why in verdicts(text)]
+    moves = []
+    for module in _awake(text):
+        verdict = module.diagnose(text)
+        if verdict is not None:
+            # A reader whose pattern is the cause itself (not one cause of a shared
+            # message) says so with its own, larger WEIGHT.
+            moves.append((verdict[0], getattr(module, "WEIGHT", WEIGHT), verdict[1]))
     moves += [(entry_id, -WEIGHT, f"less likely: {why}") for entry_id, why in unlikely(text)]
     for entry_id, weight, why in moves:
         for hit in hits:
