@@ -1,10 +1,11 @@
 """The coverage sample is data other tools rely on (scripts/coverage.py, the catalogue's
 to-do list): every case is a labelled real report, and every label names a real entry.
 The held-out samples (tests/holdout_sample.yaml, tests/holdout_sample_2.yaml,
-tests/holdout_sample_3.yaml, tests/holdout_sample_4.yaml, tests/holdout_sample_5.yaml) follow
+tests/holdout_sample_3.yaml, tests/holdout_sample_4.yaml, tests/holdout_sample_5.yaml,
+tests/holdout_sample_6.yaml) follow
 the same schema and are checked the same way, plus: none of their reports may come from the
 coverage sample or the search evals (nor may an eval case come from them), each later one
-shares no report with the earlier ones, and the third, fourth and fifth take none from the
+shares no report with the earlier ones, and the third to sixth take none from the
 entries' own links.
 Only their schema is tested here, never their ranking figures: they stay measurements."""
 
@@ -33,6 +34,8 @@ HOLDOUT_3 = HOLDOUT.with_name("holdout_sample_3.yaml")
 HOLDOUT_4 = HOLDOUT.with_name("holdout_sample_4.yaml")
 # The fifth, collected the same way after the fourth had been measured, with different queries.
 HOLDOUT_5 = HOLDOUT.with_name("holdout_sample_5.yaml")
+# The sixth: queries that describe what users see, never an error message.
+HOLDOUT_6 = HOLDOUT.with_name("holdout_sample_6.yaml")
 TUNED_ON = [SAMPLE, ROOT / "tests" / "search_eval.yaml", ROOT / "tests" / "search_eval_prose.yaml"]
 MIN_CASES = {
     SAMPLE: 150,
@@ -41,6 +44,7 @@ MIN_CASES = {
     HOLDOUT_3: 120,
     HOLDOUT_4: 120,
     HOLDOUT_5: 130,
+    HOLDOUT_6: 130,
 }
 
 
@@ -54,7 +58,7 @@ def _urls(paths: list[Path]) -> set[str]:
 
 @pytest.fixture(
     scope="module",
-    params=[SAMPLE, HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5],
+    params=[SAMPLE, HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6],
     ids=lambda path: path.stem,
 )
 def cases(request) -> list[dict]:
@@ -100,6 +104,10 @@ def test_every_expected_entry_exists(cases):
         (HOLDOUT_3, [HOLDOUT, HOLDOUT_2, *sorted(ENTRIES.glob("*.md"))]),
         (HOLDOUT_4, [HOLDOUT, HOLDOUT_2, HOLDOUT_3, *sorted(ENTRIES.glob("*.md"))]),
         (HOLDOUT_5, [HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, *sorted(ENTRIES.glob("*.md"))]),
+        (
+            HOLDOUT_6,
+            [HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, *sorted(ENTRIES.glob("*.md"))],
+        ),
     ],
     ids=lambda value: value.stem if isinstance(value, Path) else None,
 )
@@ -112,7 +120,9 @@ def test_holdout_sources_are_unique_and_never_tuned_on(holdout, also_tuned_on):
     assert not leaked, f"{holdout.name} reports also in the tuned-on files: {leaked}"
 
 
-@pytest.mark.parametrize("holdout", [HOLDOUT_3, HOLDOUT_4, HOLDOUT_5], ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "holdout", [HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6], ids=lambda path: path.stem
+)
 def test_later_holdouts_name_each_failure_mode(holdout):
     # The failure mode as the thread established it, written before kb ran: what a later
     # relabel (missing -> expect) is checked against.
