@@ -112,6 +112,10 @@ def test_every_reader_points_to_entries_of_the_catalogue():
     from kb.readers import gradcopy
 
     assert gradcopy.ENTRY in ids
+    from kb.readers import deviceassert
+
+    assert deviceassert.GENERAL in ids
+    assert {entry for _, entry in deviceassert.CONDITIONS} <= ids
     from kb.readers import emptyfile
 
     assert emptyfile.LOAD in ids
@@ -687,3 +691,56 @@ def test_an_eof_error_of_a_spawned_process_makes_an_empty_checkpoint_less_likely
 def test_an_eof_error_without_telling_frames_decides_nothing(paste):
     assert verdicts(paste) == []
     assert less_likely(paste) == []
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "/pytorch/aten/src/ATen/native/cuda/Loss.cu:250: nll_loss_forward_reduce_cuda_kernel_2d"
+            ": block: [0,0,0], thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.",
+            "cuda-device-side-assert",
+        ),
+        (
+            "Indexing.cu:1141: indexSelectLargeIndex: block: [245,0,0], thread: [64,0,0] "
+            "Assertion `srcIndex < srcSelectDimSize` failed.",
+            "embedding-index-out-of-range",
+        ),
+        (
+            "ScatterGatherKernel.cu:365: operator(): block: [0,0,0], thread: [3,0,0] Assertion "
+            '`idx_dim >= 0 && idx_dim < index_size && "index out of bounds"` failed.',
+            "scatter-gather-index-out-of-bounds",
+        ),
+        (
+            "Loss.cu:92: operator(): block: [0,0,0], thread: [1,0,0] "
+            "Assertion `input_val >= zero && input_val <= one` failed.",
+            "bce-input-not-probabilities",
+        ),
+        (
+            "IndexKernel.cu:93: operator(): block: [335,0,0], thread: [102,0,0] Assertion "
+            '`-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed.',
+            "cuda-device-side-assert",
+        ),
+    ],
+)
+def test_the_failed_kernel_assertion_names_the_mistake(line, expected):
+    assert [entry for entry, _ in verdicts(line)] == [expected]
+
+
+def test_a_host_side_assertion_is_no_kernel_assert():
+    # THC's checkGPU assertion (two GPUs) prints no block and thread: not a device assert.
+    line = (
+        "RuntimeError: Assertion `THCTensor_(checkGPU)(state, 3, self_, src1, src2)' failed.  "
+        "at /home/ubuntu/pytorch/torch/lib/THC/generic/THCTensorMathPointwise.cu:214"
+    )
+    assert verdicts(line) == []
+
+
+def test_a_kernel_assertion_pasted_alone_ranks_the_device_assert_entry_first():
+    hits, _ = search(
+        "../aten/src/ATen/native/cuda/IndexKernel.cu:93: operator(): block: [335,0,0], thread: "
+        '[102,0,0] Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` '
+        "failed."
+    )
+    assert hits[0].id == "cuda-device-side-assert"
+    assert hits[0].match == "partial"

@@ -43,6 +43,7 @@ READERS = {
     "childfailed": "ChildFailedError",
     "parametercopy": "Parameter(",
     "gradcopy": "requires_grad=True)",
+    "deviceassert": "Assertion `",
     "emptyfile": "EOFError",
 }
 
