@@ -38,4 +38,5 @@ def test_prose_descriptions_are_labelled_real_reports_and_rank():
         assert len(case["paste"].strip()) >= 40, case["source"]  # sentences, not keywords
         assert set(case["expect"]) <= ids, case["expect"]
     # Below messages (0.9) for now: whole sentences share most words with every entry.
-    assert evaluate(cases)["top1"] >= 0.7
+    # Raised from 0.7 once a paragraph's grammar words stopped ranking entries (0.83).
+    assert evaluate(cases)["top1"] >= 0.75
