@@ -116,6 +116,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
 
     assert deviceassert.GENERAL in ids
     assert {entry for _, entry in deviceassert.CONDITIONS} <= ids
+    from kb.readers import dllnotfound
+
+    assert dllnotfound.ENTRY in ids
     from kb.readers import emptyfile
 
     assert emptyfile.LOAD in ids
@@ -743,4 +746,15 @@ def test_a_kernel_assertion_pasted_alone_ranks_the_device_assert_entry_first():
         "failed."
     )
     assert hits[0].id == "cuda-device-side-assert"
+    assert hits[0].match == "partial"
+
+
+def test_windows_error_126_alone_names_the_missing_dll_entry():
+    paste = (
+        '  File "C:\\Anaconda3\\lib\\site-packages\\torch\\__init__.py", line 81, in <module>\n'
+        "    ctypes.CDLL(dll)\n"
+        "OSError: [WinError 126] The specified module could not be found"
+    )
+    hits, _ = search(paste)
+    assert hits[0].id == "windows-dll-dependency-missing"
     assert hits[0].match == "partial"

@@ -44,6 +44,7 @@ READERS = {
     "parametercopy": "Parameter(",
     "gradcopy": "requires_grad=True)",
     "deviceassert": "Assertion `",
+    "dllnotfound": "WinError 126",
     "emptyfile": "EOFError",
 }
 
