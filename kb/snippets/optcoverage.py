@@ -21,8 +21,8 @@ import torch
 ADVICE = {
     "missing": (
         "trainable, but in no param group: optimizer.step() never updates it (layer "
-        "replaced or added after the optimizer was built?); rebuild the optimizer or "
-        "optimizer.add_param_group(...)",
+        "replaced or added after the optimizer was built, or left out of hand-built "
+        "param groups?); rebuild the optimizer or optimizer.add_param_group(...)",
         "layer-replaced-after-optimizer",
     ),
     "unregistered": (
