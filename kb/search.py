@@ -63,6 +63,7 @@ MAX_MESSAGES = 8
 BODY_LINES = 4
 # A line above the traceback longer than this is prose, not a copied message.
 LEAD_LINE_CHARS = 300
+TAIL_LINES = 3  # the last lines of a paste without a traceback, read as messages too
 # Hits a search returns at most, whatever limit it is given: the full-text pool it ranks
 # from is the best 50 rows, so hits beyond that would be ranked on partial evidence.
 MAX_HITS = 50
@@ -158,7 +159,11 @@ def _messages(paste: Paste) -> list[tuple[str | None, str, str]]:
             for r in ordered
         ][:MAX_MESSAGES]
         return raised + _lead_lines(paste.text, raised)
-    lines = [ln.strip() for ln in paste.text.split("\n") if ln.strip()][:MAX_MESSAGES]
+    every = [ln.strip() for ln in paste.text.split("\n") if ln.strip()]
+    # A log or a story told in prose ends with the error it ran into ("ERROR: No matching
+    # distribution found for ..."): its last lines are read too, not only its first.
+    tail = every[max(MAX_MESSAGES, len(every) - TAIL_LINES) :]
+    lines = every[:MAX_MESSAGES] + tail
     # Each line with the next as what follows it: a header line is not the whole story.
     return [(None, ln, lines[i + 1] if i + 1 < len(lines) else "") for i, ln in enumerate(lines)]
 

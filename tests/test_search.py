@@ -215,3 +215,12 @@ def test_grammar_words_of_a_description_do_not_outvote_its_subject(catalogue):
         "it would seem that dropout stays active within the model at inference."
     )
     assert top(query) == "dropout-at-inference"
+
+
+def test_the_last_line_of_a_long_story_is_read_as_a_message(catalogue):
+    # A log or a report told line by line ends with the error it ran into; a paste
+    # without a traceback is read from both ends.
+    story = [f"step {i}: configured the run, nothing unusual in line {i}" for i in range(10)]
+    hits, _ = search("\n".join(story + ["grad can be implicitly created only for scalar outputs"]))
+    assert hits[0].id == "vector-backward"
+    assert hits[0].match == "exact"
