@@ -116,6 +116,9 @@ def test_every_reader_points_to_entries_of_the_catalogue():
 
     assert deviceassert.GENERAL in ids
     assert {entry for _, entry in deviceassert.CONDITIONS} <= ids
+    from kb.readers import functionbackward
+
+    assert functionbackward.ENTRY in ids
     from kb.readers import dllnotfound
 
     assert dllnotfound.ENTRY in ids
@@ -758,3 +761,22 @@ def test_windows_error_126_alone_names_the_missing_dll_entry():
     hits, _ = search(paste)
     assert hits[0].id == "windows-dll-dependency-missing"
     assert hits[0].match == "partial"
+
+
+OLD_FUNCTION_BACKWARD = """Traceback (most recent call last):
+  File "train.py", line 136, in main
+    loss.backward()
+  File "/usr/lib/python3.6/site-packages/torch/autograd/function.py", line 181, in backward
+    raise NotImplementedError
+NotImplementedError"""
+
+
+def test_a_bare_not_implemented_from_functions_backward_names_the_missing_backward():
+    hits, _ = search(OLD_FUNCTION_BACKWARD)
+    assert hits[0].id == "custom-function-missing-backward"
+    assert hits[0].match == "partial"
+
+
+def test_a_not_implemented_raised_elsewhere_is_not_a_missing_backward():
+    paste = OLD_FUNCTION_BACKWARD.replace("torch/autograd/function.py", "mylib/ops.py")
+    assert verdicts(paste) == []

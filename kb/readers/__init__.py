@@ -45,6 +45,7 @@ READERS = {
     "gradcopy": "requires_grad=True)",
     "deviceassert": "Assertion `",
     "dllnotfound": "WinError 126",
+    "functionbackward": "NotImplementedError",
     "emptyfile": "EOFError",
 }
 
