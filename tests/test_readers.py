@@ -594,6 +594,7 @@ def test_a_call_after_parameter_names_the_non_leaf_copy(line, method):
         "self.w = nn.Parameter(torch.randn(3, 4).cuda())",  # shaped first, wrapped last
         "self.w = nn.Parameter(torch.randn(3)).requires_grad_(False)",  # stays the leaf
         "self.w = nn.Parameter(torch.randn(3)",  # cut before its closing parenthesis
+        "self.w = nn.Parameter(torch.randn(3)).float()",  # float32 already: returns itself
     ],
 )
 def test_a_parameter_made_last_decides_nothing(line):

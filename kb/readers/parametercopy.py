@@ -15,11 +15,13 @@ ENTRY = "parameter-view-non-leaf"
 # The line quoted is the bug itself, whatever the words around it say: as much as a
 # whole symptom's words, so a short query that quotes it ranks the entry first.
 WEIGHT = 10.0
-# Tensor methods that return a new tensor (a copy or a view); `.data`, `.requires_grad_()`
-# and `.retain_grad()` do not and are left out.
+# Tensor methods that return a new tensor (a copy or a view). Conversions that are most
+# often no-ops on a Parameter (`.float()` of float32 weights, `.cpu()` on the CPU,
+# `.contiguous()`) return the Parameter itself and are left out, as are `.data`,
+# `.requires_grad_()` and `.retain_grad()`.
 COPIES = frozenset(
-    """cuda to view reshape double float half bfloat16 cpu t transpose permute unsqueeze
-    squeeze expand repeat contiguous clone flatten type long int""".split()
+    """cuda to view reshape double half bfloat16 t transpose permute unsqueeze squeeze
+    expand repeat clone flatten long int""".split()
 )
 
 
