@@ -34,6 +34,11 @@ entries/`) on CPU and CUDA. Search them with `kb search "<message>"`, read one w
 """
 
 
+def entries_phrase(n: int) -> str:
+    """ "1 entry", "2 entries": how the front ends count entries."""
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _message(entry: dict) -> str:
     if entry["errors"]:
         text = entry["errors"][0].replace("|", "\\|").replace("\n", " ")

@@ -276,8 +276,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write(f"kb: {len(problems)} problem(s) in {len(targets)} file(s)\n")
         return 1
-    noun = "entry" if len(targets) == 1 else "entries"
-    sys.stderr.write(f"kb: {len(targets)} {noun}, no problems\n")
+    from kb.catalogue import entries_phrase
+
+    sys.stderr.write(f"kb: {entries_phrase(len(targets))}, no problems\n")
     return 0
 
 

@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.widgets.option_list import Option
 
+from kb.catalogue import entries_phrase
 from kb.tui.widgets import Preview, QueryBox, ResultList, hit_prompt, row_prompt
 
 # A big paste is searched after it settles; typed words at once (each search replaces
@@ -35,10 +36,6 @@ INLINE_QUERY = 400
 PREVIEW_DELAY = 0.3
 SEARCH_LIMIT = 8
 FILTERED_LIMIT = 200
-
-
-def _count(n: int) -> str:
-    return f"{n} entry" if n == 1 else f"{n} entries"
 
 
 def _entry_commands():
@@ -239,7 +236,7 @@ class KbApp(App):
                 rows = [r for r in self.catalogue if self._passes(r["id"])]
                 results.set_rows([Option(row_prompt(r, self.zh), id=r["id"]) for r in rows])
                 self.shown_rows = None
-                summary(f"{_count(len(rows))} · {self._filter_text()}")
+                summary(f"{entries_phrase(len(rows))} · {self._filter_text()}")
                 if not rows:
                     self._show_markdown("## No entry has these filters\n\nPress F6 to change them.")
                 return
@@ -273,7 +270,7 @@ class KbApp(App):
             read = f" · kb read {raised[0][0]}" if raised else ""
             extra = f" · {self._filter_text()}" if filtered else ""
             sure = match_label(best.match)
-            summary(f"{_count(len(hits))} · best: {sure}{read}{extra}")
+            summary(f"{entries_phrase(len(hits))} · best: {sure}{read}{extra}")
 
     def _summary(self, text: str) -> None:
         # Border titles are markup; the summary quotes what kb read from the paste.
