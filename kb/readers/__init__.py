@@ -69,14 +69,21 @@ def _awake(text: str) -> list:
     ]
 
 
-def verdicts(text: str) -> list[tuple[str, str]]:
-    """(entry id, why) from every reader whose trigger the text holds."""
+def _weighed_verdicts(text: str) -> list[tuple[str, str, float]]:
+    """(entry id, why, weight) from every reader whose trigger the text holds. A reader
+    whose pattern is the cause itself (not one cause of a shared message) says so with
+    its own, larger WEIGHT."""
     out = []
     for module in _awake(text):
         verdict = module.diagnose(text)
         if verdict is not None:
-            out.append(verdict)
+            out.append((*verdict, getattr(module, "WEIGHT", WEIGHT)))
     return out
+
+
+def verdicts(text: str) -> list[tuple[str, str]]:
+    """(entry id, why) from every reader whose trigger the text holds."""
+    return [(entry_id, why) for entry_id, why, _ in _weighed_verdicts(text)]
 
 
 def unlikely(text: str) -> list[tuple[str, str]]:
@@ -97,13 +104,7 @@ def weigh(text: str, hits: list) -> None:
     """Move the hits (kb.search.Hit) the readers point to up, and those they make less
     likely down, with the reason in `why`. (No typing import for the annotation: it
     would load `re` on the search path.)"""
-    moves = []
-    for module in _awake(text):
-        verdict = module.diagnose(text)
-        if verdict is not None:
-            # A reader whose pattern is the cause itself (not one cause of a shared
-            # message) says so with its own, larger WEIGHT.
-            moves.append((verdict[0], getattr(module, "WEIGHT", WEIGHT), verdict[1]))
+    moves = [(entry_id, weight, why) for entry_id, why, weight in _weighed_verdicts(text)]
     moves += [(entry_id, -WEIGHT, f"less likely: {why}") for entry_id, why in unlikely(text)]
     for entry_id, weight, why in moves:
         for hit in hits:
