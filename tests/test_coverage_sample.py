@@ -2,7 +2,7 @@
 to-do list): every case is a labelled real report, and every label names a real entry.
 The held-out samples (tests/holdout_sample.yaml, tests/holdout_sample_2.yaml,
 tests/holdout_sample_3.yaml, tests/holdout_sample_4.yaml, tests/holdout_sample_5.yaml,
-tests/holdout_sample_6.yaml) follow
+tests/holdout_sample_6.yaml, tests/holdout_sample_7.yaml) follow
 the same schema and are checked the same way, plus: none of their reports may come from the
 coverage sample or the search evals (nor may an eval case come from them), each later one
 shares no report with the earlier ones, and the third to sixth take none from the
@@ -36,6 +36,8 @@ HOLDOUT_4 = HOLDOUT.with_name("holdout_sample_4.yaml")
 HOLDOUT_5 = HOLDOUT.with_name("holdout_sample_5.yaml")
 # The sixth: queries that describe what users see, never an error message.
 HOLDOUT_6 = HOLDOUT.with_name("holdout_sample_6.yaml")
+# The seventh: description queries that also never name a suspected cause.
+HOLDOUT_7 = HOLDOUT.with_name("holdout_sample_7.yaml")
 TUNED_ON = [SAMPLE, ROOT / "tests" / "search_eval.yaml", ROOT / "tests" / "search_eval_prose.yaml"]
 MIN_CASES = {
     SAMPLE: 150,
@@ -45,6 +47,7 @@ MIN_CASES = {
     HOLDOUT_4: 120,
     HOLDOUT_5: 130,
     HOLDOUT_6: 130,
+    HOLDOUT_7: 150,
 }
 
 
@@ -58,7 +61,7 @@ def _urls(paths: list[Path]) -> set[str]:
 
 @pytest.fixture(
     scope="module",
-    params=[SAMPLE, HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6],
+    params=[SAMPLE, HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6, HOLDOUT_7],
     ids=lambda path: path.stem,
 )
 def cases(request) -> list[dict]:
@@ -108,6 +111,13 @@ def test_every_expected_entry_exists(cases):
             HOLDOUT_6,
             [HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, *sorted(ENTRIES.glob("*.md"))],
         ),
+        (
+            HOLDOUT_7,
+            [
+                *(HOLDOUT, HOLDOUT_2, HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6),
+                *sorted(ENTRIES.glob("*.md")),
+            ],
+        ),
     ],
     ids=lambda value: value.stem if isinstance(value, Path) else None,
 )
@@ -121,7 +131,7 @@ def test_holdout_sources_are_unique_and_never_tuned_on(holdout, also_tuned_on):
 
 
 @pytest.mark.parametrize(
-    "holdout", [HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6], ids=lambda path: path.stem
+    "holdout", [HOLDOUT_3, HOLDOUT_4, HOLDOUT_5, HOLDOUT_6, HOLDOUT_7], ids=lambda path: path.stem
 )
 def test_later_holdouts_name_each_failure_mode(holdout):
     # The failure mode as the thread established it, written before kb ran: what a later
