@@ -13,11 +13,11 @@ Prints:
   share where the right entry is among the hits as `exact` (target >= 90%); top-1 and
   top-3 on covered reports.
 
-tests/holdout_sample.yaml, tests/holdout_sample_2.yaml, tests/holdout_sample_3.yaml,
-tests/holdout_sample_4.yaml, tests/holdout_sample_5.yaml, tests/holdout_sample_6.yaml and
-tests/holdout_sample_7.yaml have the same schema: reports collected after the ranking and the catalogue were grown against the
-coverage sample and the search evals, labelled before kb ran on them (the third to seventh also
-name each case's failure `mode`, as its thread established it). Measure them with --sample PATH.
+The held-out samples tests/holdout_sample.yaml and tests/holdout_sample_2.yaml to
+tests/holdout_sample_7.yaml have the same schema: reports collected after the ranking and the
+catalogue were grown against the coverage sample and the search evals, labelled before kb ran
+on them (the third to seventh also name each case's failure `mode`, as its thread established
+it). Measure them with --sample PATH.
 
 Usage: python scripts/coverage.py [--sample PATH] [--misses] [--json]
 """
