@@ -781,3 +781,18 @@ def test_a_bare_not_implemented_from_functions_backward_names_the_missing_backwa
 def test_a_not_implemented_raised_elsewhere_is_not_a_missing_backward():
     paste = OLD_FUNCTION_BACKWARD.replace("torch/autograd/function.py", "mylib/ops.py")
     assert verdicts(paste) == []
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "ImportError: /home/u/miniconda3/envs/e/lib/python3.10/site-packages/torch/lib/"
+        "libtorch_cpu.so: undefined symbol: iJIT_NotifyEvent",
+        "libtorch_cpu.so: undefined symbol: iJIT_NotifyEvent",
+    ],
+)
+def test_a_symbol_that_names_its_cause_outranks_the_library_rule(paste):
+    # Any torch library path points to torch-library-shadowed; this symbol is MKL's.
+    hits, _ = search(paste)
+    assert hits[0].id == "mkl-2024-1-undefined-symbol-ijit" and hits[0].match == "exact"
+    assert "MKL 2024.1" in hits[0].why
