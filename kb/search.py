@@ -457,6 +457,9 @@ def _score_templates(rows: list, folded: list, signals: dict[str, _Signal]) -> N
             elif (
                 explained >= (0.8 if etype else 0.9)
                 and len(low_words) >= 5
+                # A few common words ("No module named 'torch.nn'") are not most of a
+                # long template: the words found must be a good part of it too.
+                and explained * len(low_words) >= min(6, len(literal_words) / 3)
                 and all(name in low for name in _quoted_names(template))
                 and low_words[0] in literal_words
             ):

@@ -282,6 +282,13 @@ def test_an_older_wording_carries_the_class_it_was_raised_as(catalogue):
             "ImportError",
             "ImportError: libGL.so.1: cannot open shared object file: No such file or directory",
         ),
+        # Four common words of a long template are not most of it.
+        (
+            "Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() "
+            "instead of torch.nn.Module.to() when moving module from meta to a different device.",
+            "NotImplementedError",
+            "ModuleNotFoundError: No module named 'torch.nn'",
+        ),
     ],
 )
 def test_most_of_a_template_is_not_claimed_when_its_telling_part_differs(
