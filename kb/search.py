@@ -913,6 +913,26 @@ def _stems(terms: list[str]) -> dict[str, str]:
     return {t: _stem_cache[t] for t in terms if " " not in t and _stem_cache.get(t)}
 
 
+def _word_in(term: str, low: str) -> bool:
+    """The term as a word of the text, give or take a short ending ("predict" in
+    "predicts"), as the index's stemmer matched it; not inside another word ("re" is no
+    word of "predicts"), which would show the reader words that did not match."""
+    if has_cjk(term):
+        return term in low  # Chinese has no spaces between words
+    # A short word takes no ending: "re" is not "read".
+    ending = 3 if len(term) > 3 else 0
+    at = low.find(term)
+    while at >= 0:
+        if not (at and low[at - 1].isalnum()):
+            end = tail = at + len(term)
+            while tail < len(low) and low[tail].isalnum() and tail - end <= ending:
+                tail += 1
+            if tail - end <= ending:
+                return True
+        at = low.find(term, at + 1)
+    return False
+
+
 def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
     fields = (
         ("errors", row["errors_text"]),
@@ -924,7 +944,7 @@ def _matched_fields(row: sqlite3.Row, terms: list[str]) -> str:
     parts = []
     for name, text in fields:
         low = (text or "").lower()
-        hit = [t for t in terms if t.lower() in low]
+        hit = [t for t in terms if _word_in(t.lower(), low)]
         if hit:
             parts.append(f"{name} ({', '.join(hit[:4])})")
     return "words in " + ", ".join(parts[:3]) if parts else "related words"

@@ -224,3 +224,14 @@ def test_the_last_line_of_a_long_story_is_read_as_a_message(catalogue):
     hits, _ = search("\n".join(story + ["grad can be implicitly created only for scalar outputs"]))
     assert hits[0].id == "vector-backward"
     assert hits[0].match == "exact"
+
+
+def test_the_words_shown_as_matched_are_words_of_the_entry_not_parts_of_words():
+    from kb.search import _word_in
+
+    assert _word_in("predict", "the model predicts one class")  # an ending, as stemmed
+    assert _word_in("grad", "optimizer.zero_grad() was never called")
+    assert _word_in("pre", "a pre-trained model")
+    assert not _word_in("re", "the model predicts one class")  # inside another word
+    assert not _word_in("re", "checkpoint read with torch.load")  # short words take no ending
+    assert not _word_in("train", "constrained optimisation")
