@@ -680,7 +680,7 @@ PROSE_STOPWORDS = frozenset(
     out over own she should so some such than their them then there these they those
     through too under until up very we which while who whom will within would e g eg ie etc
     seem seems think thought tried try trying want wanted please thanks hi hello
-    following""".split()
+    following apart everything anything something nothing getting kept""".split()
 )
 
 
