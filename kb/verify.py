@@ -109,7 +109,11 @@ def skip_reason(entry: Entry, phase: str, device: str, any_torch: bool = False) 
 
     missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
     if missing:
-        return f"{entry.id} needs {', '.join(missing)}, which is not installed"
+        if len(missing) == 1:
+            return f"{entry.id} needs {missing[0]}, which is not installed"
+        return (
+            f"{entry.id} needs {', '.join(missing[:-1])} and {missing[-1]}, which are not installed"
+        )
     if device == "cuda":
         return cuda_skip_reason()
     return None

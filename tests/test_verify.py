@@ -235,3 +235,19 @@ def test_blocks_cannot_leak_global_state(tmp_path):
     assert torch.get_default_dtype() == torch.float32
     assert not torch.are_deterministic_algorithms_enabled()
     assert not torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+def test_an_entry_needing_modules_not_installed_is_skipped_with_their_names(tmp_path):
+    from kb.verify import skip_reason
+
+    text = entry_text().replace(
+        "devices: [cpu", "requires: [kb_no_such_a, kb_no_such_b]\ndevices: [cpu"
+    )
+    entry = make(tmp_path, text)
+    reason = skip_reason(entry, "repro", "cpu")
+    assert reason == (
+        "vector-backward needs kb_no_such_a and kb_no_such_b, which are not installed"
+    )
+    (tmp_path / "one").mkdir()
+    one = make(tmp_path / "one", text.replace("kb_no_such_a, kb_no_such_b", "kb_no_such_a"))
+    assert skip_reason(one, "repro", "cpu").endswith("needs kb_no_such_a, which is not installed")
